@@ -1,0 +1,605 @@
+import { RE2JS } from "re2js";
+import type { DiagnosticSink } from "./diagnostics.ts";
+import {
+  base64Modifier,
+  base64OffsetModifier,
+  MAX_EXPANSION,
+  utf16beModifier,
+  utf16leModifier,
+  utf16Modifier,
+  windashModifier,
+} from "./encodings.ts";
+import type { EncodingError } from "./encodings.ts";
+import type { EventView } from "./event-view.ts";
+import { networkContains, parseNetwork } from "./ip-network.ts";
+import type { ComparisonModifier, TimePartModifier } from "./modifiers.ts";
+import { COMPARISON_MODIFIERS, MODIFIERS, REGEX_FLAG_MODIFIERS, TIME_PART_MODIFIERS } from "./modifiers.ts";
+import type { FieldSpec } from "./sigma-rule.ts";
+import type { SigmaString } from "./sigma-string.ts";
+import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./sigma-string.ts";
+import { parseEventDate, timePart } from "./time-parts.ts";
+import type { YScalar } from "./yaml-tree.ts";
+
+export type CompileOptions = {
+  /** Values for `|expand` placeholders, by name without the percent signs (`Administrators`). */
+  readonly placeholders: ReadonlyMap<string, readonly string[]>;
+};
+
+/** What a matched field contributed to a match: the explanation the analyst sees. */
+export type FieldMatch = {
+  readonly field: string;
+  readonly modifiers: readonly string[];
+  /** The rule values (after modifiers, in Sigma syntax) that matched. */
+  readonly patterns: readonly string[];
+  /** The event's value(s) that matched. */
+  readonly values: readonly string[];
+};
+
+export type CompiledField = {
+  /** undefined for keyword searches. */
+  readonly field: string | undefined;
+  readonly modifiers: readonly string[];
+  readonly test: (view: EventView) => boolean;
+  readonly explain: (view: EventView) => FieldMatch;
+  /**
+   * Lower-cased substrings of which at least one must occur in the (lower-cased) field for the field to match,
+   * or undefined when no such set exists. The ruleset's prefilter uses them to skip rules that cannot match.
+   */
+  readonly literals: readonly string[] | undefined;
+};
+
+/** A test on one string value; `input` is lower-cased unless the comparison is case-sensitive. */
+type ValueTest = { readonly pattern: string; readonly test: (input: string) => boolean; readonly literal: string | undefined };
+
+const KEYWORD_FIELD = "(keywords)";
+
+export function compileField(spec: FieldSpec, options: CompileOptions, sink: DiagnosticSink): CompiledField | undefined {
+  const mods = spec.modifiers;
+  for (const m of mods) {
+    if (!MODIFIERS.has(m)) {
+      sink.error("R3_MODIFIER_UNKNOWN", `unknown value modifier '${m}'`, spec.pos);
+      return undefined;
+    }
+  }
+  const has = (m: string): boolean => mods.includes(m);
+  const typeModifiers = mods.filter((m) => MODIFIERS.get(m)?.role === "type");
+  const comparison = mods.find((m): m is ComparisonModifier => (COMPARISON_MODIFIERS as readonly string[]).includes(m));
+  const timeModifier = mods.find((m): m is TimePartModifier => (TIME_PART_MODIFIERS as readonly string[]).includes(m));
+  // A time part may be followed by a comparison (`|hour|gte: 20`); other type modifiers stand alone.
+  const distinctTypes = typeModifiers.filter((m) => !(timeModifier !== undefined && m === comparison));
+  if (distinctTypes.length > 1) {
+    sink.error("R3_MODIFIER_CONFLICT", `modifiers ${distinctTypes.join(", ")} cannot be combined`, spec.pos);
+    return undefined;
+  }
+  const regexFlags = mods.filter((m) => (REGEX_FLAG_MODIFIERS as readonly string[]).includes(m));
+  if (regexFlags.length > 0 && !has("re")) {
+    sink.error("R3_MODIFIER_CONFLICT", `'${regexFlags.join("|")}' only applies after 're'`, spec.pos);
+    return undefined;
+  }
+  if (has("all") && spec.values.length < 2 && spec.field !== undefined) {
+    // Spec: "Single item values are not allowed to have an `all` modifier". Harmless, so a warning.
+    sink.warning("R3_MODIFIER_ALL_SINGLE", "'all' on a single value has no effect", spec.pos);
+  }
+  const field = spec.field;
+  const name = field ?? KEYWORD_FIELD;
+  const describe = [name, ...mods].join("|");
+
+  if (has("exists")) return compileExists(spec, name, sink);
+  if (spec.values.length === 1 && spec.values[0]?.value === null && distinctTypes.length === 0) {
+    return compileNull(spec, name);
+  }
+  if (spec.values.some((v) => v.value === null)) {
+    sink.error("R3_RULE_BAD_VALUE", `${describe}: null cannot be used with these modifiers`, spec.pos);
+    return undefined;
+  }
+
+  let tests: ValueTest[][] | undefined;
+  let cased = has("cased");
+  if (has("re")) {
+    tests = compileRegexes(spec, regexFlags, sink);
+    cased = true;
+  } else if (has("cidr")) {
+    tests = compileCidrs(spec, sink);
+    cased = true;
+  } else if (has("fieldref")) {
+    return compileFieldRef(spec, name, cased, sink);
+  } else if (timeModifier !== undefined || comparison !== undefined) {
+    tests = compileNumeric(spec, comparison, timeModifier, sink);
+    cased = true;
+  } else {
+    tests = compileStrings(spec, options, cased, sink);
+  }
+  if (tests === undefined) return undefined;
+  return combine(spec, name, tests, cased, has("all"), has("neq"));
+}
+
+function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): CompiledField | undefined {
+  const v = spec.values[0];
+  if (spec.values.length !== 1 || typeof v?.value !== "boolean" || spec.field === undefined) {
+    sink.error("R3_MODIFIER_BAD_VALUE", "'exists' takes a field and a single true or false", spec.pos);
+    return undefined;
+  }
+  const want = v.value;
+  const field = spec.field;
+  return {
+    field,
+    modifiers: spec.modifiers,
+    literals: undefined,
+    // Spec: "this only verifies the presence of a field, not its value, be it empty or null".
+    test: (view) => (view.value(field) !== undefined) === want,
+    explain: (view) => ({
+      field: name,
+      modifiers: spec.modifiers,
+      patterns: [String(want)],
+      values: view.strings(field)?.slice() ?? [],
+    }),
+  };
+}
+
+/** `Field: null` matches when the field is absent, null or empty (EVTX writes empty data as null or ""). */
+function compileNull(spec: FieldSpec, name: string): CompiledField {
+  const field = spec.field;
+  const isNull = (view: EventView): boolean => {
+    if (field === undefined) return false;
+    const values = view.strings(field);
+    return values === undefined || values.length === 0 || values.every((s) => s === "");
+  };
+  return {
+    field,
+    modifiers: spec.modifiers,
+    literals: undefined,
+    test: isNull,
+    explain: () => ({ field: name, modifiers: spec.modifiers, patterns: ["null"], values: [] }),
+  };
+}
+
+function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: DiagnosticSink): ValueTest[][] | undefined {
+  let bits = 0;
+  if (flags.includes("i")) bits |= RE2JS.CASE_INSENSITIVE;
+  if (flags.includes("m")) bits |= RE2JS.MULTILINE;
+  if (flags.includes("s")) bits |= RE2JS.DOTALL;
+  const out: ValueTest[][] = [];
+  for (const v of spec.values) {
+    try {
+      const re = RE2JS.compile(v.text, bits);
+      out.push([{ pattern: v.text, test: (input) => re.test(input), literal: undefined }]);
+    } catch (error) {
+      // RE2 has no backreferences or lookaround: such a rule cannot run in linear time, so it is refused.
+      sink.error(
+        "R3_MODIFIER_BAD_REGEX",
+        `regular expression not supported by the linear-time engine: ${error instanceof Error ? error.message : String(error)}`,
+        v.pos,
+      );
+      return undefined;
+    }
+  }
+  return out;
+}
+
+function compileCidrs(spec: FieldSpec, sink: DiagnosticSink): ValueTest[][] | undefined {
+  const out: ValueTest[][] = [];
+  for (const v of spec.values) {
+    const network = parseNetwork(v.text);
+    if (network === undefined) {
+      sink.error("R3_MODIFIER_BAD_CIDR", `'${v.text}' is not an IPv4 or IPv6 network`, v.pos);
+      return undefined;
+    }
+    out.push([{ pattern: v.text, test: (input) => networkContains(network, input), literal: undefined }]);
+  }
+  return out;
+}
+
+function toNumber(text: string): number | undefined {
+  const t = text.trim();
+  if (t === "") return undefined;
+  const n = /^[-+]?0x[0-9a-f]+$/i.test(t) ? parseInt(t, 16) : Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function compileNumeric(
+  spec: FieldSpec,
+  comparison: ComparisonModifier | undefined,
+  timeModifier: TimePartModifier | undefined,
+  sink: DiagnosticSink,
+): ValueTest[][] | undefined {
+  const out: ValueTest[][] = [];
+  for (const v of spec.values) {
+    const limit = toNumber(v.text);
+    if (limit === undefined) {
+      sink.error("R3_MODIFIER_BAD_VALUE", `'${spec.modifiers.join("|")}' needs a number, got '${v.text}'`, v.pos);
+      return undefined;
+    }
+    const compare = (n: number): boolean => {
+      switch (comparison) {
+        case "lt":
+          return n < limit;
+        case "lte":
+          return n <= limit;
+        case "gt":
+          return n > limit;
+        case "gte":
+          return n >= limit;
+        case undefined:
+          return n === limit;
+      }
+    };
+    const extract =
+      timeModifier === undefined
+        ? toNumber
+        : (input: string): number | undefined => {
+            const date = parseEventDate(input);
+            return date === undefined ? undefined : timePart(date, timeModifier);
+          };
+    out.push([
+      {
+        pattern: `${comparison ?? "="} ${v.text}`,
+        test: (input) => {
+          const n = extract(input);
+          return n !== undefined && compare(n);
+        },
+        literal: undefined,
+      },
+    ]);
+  }
+  return out;
+}
+
+/** Spec: "A field reference can be used to compare fields of matched events directly at query/matching time." */
+function compileFieldRef(spec: FieldSpec, name: string, cased: boolean, sink: DiagnosticSink): CompiledField | undefined {
+  const field = spec.field;
+  if (field === undefined) {
+    sink.error("R3_MODIFIER_BAD_VALUE", "'fieldref' needs a field on the left", spec.pos);
+    return undefined;
+  }
+  const mode = spec.modifiers.includes("contains")
+    ? "contains"
+    : spec.modifiers.includes("startswith")
+      ? "startswith"
+      : spec.modifiers.includes("endswith")
+        ? "endswith"
+        : "equals";
+  const neq = spec.modifiers.includes("neq");
+  const all = spec.modifiers.includes("all");
+  const refs = spec.values.map((v) => v.text);
+  const norm = (s: string): string => (cased ? s : s.toLowerCase());
+  const compare = (a: string, b: string): boolean => {
+    switch (mode) {
+      case "contains":
+        return a.includes(b);
+      case "startswith":
+        return a.startsWith(b);
+      case "endswith":
+        return a.endsWith(b);
+      case "equals":
+        return a === b;
+    }
+  };
+  const refMatches = (view: EventView, ref: string): string | undefined => {
+    const left = view.strings(field);
+    const right = view.strings(ref);
+    if (left === undefined || right === undefined) return undefined;
+    for (const l of left) for (const r of right) if (compare(norm(l), norm(r))) return l;
+    return undefined;
+  };
+  const test = (view: EventView): boolean => {
+    if (neq) return view.value(field) !== undefined && refs.every((r) => refMatches(view, r) === undefined);
+    return all ? refs.every((r) => refMatches(view, r) !== undefined) : refs.some((r) => refMatches(view, r) !== undefined);
+  };
+  return {
+    field,
+    modifiers: spec.modifiers,
+    literals: undefined,
+    test,
+    explain: (view) => ({
+      field: name,
+      modifiers: spec.modifiers,
+      patterns: refs.map((r) => `field ${r}`),
+      values: view.strings(field)?.slice() ?? [],
+    }),
+  };
+}
+
+function isError<T>(x: T | EncodingError): x is EncodingError {
+  return typeof x === "object" && x !== null && "error" in x;
+}
+
+/** Plain string values through the transformation modifiers, in the order written. */
+function compileStrings(
+  spec: FieldSpec,
+  options: CompileOptions,
+  cased: boolean,
+  sink: DiagnosticSink,
+): ValueTest[][] | undefined {
+  const expand = spec.modifiers.includes("expand");
+  const groups: SigmaString[][] = [];
+  for (const v of spec.values) {
+    const initial = expand ? expandPlaceholders(v, options, sink) : [parseSigmaString(scalarText(v))];
+    if (initial === undefined) return undefined;
+    groups.push(initial);
+  }
+  // Keywords are searched anywhere in the event: pySigma and the SIEMs treat them as substrings.
+  const keyword = spec.field === undefined;
+  const transforms = spec.modifiers.filter((m) => MODIFIERS.get(m)?.role === "transform" && m !== "expand");
+  const transformed: SigmaString[][] = [];
+  for (const group of groups) {
+    let values = group;
+    for (const t of transforms) {
+      const next: SigmaString[] = [];
+      for (const s of values) {
+        const r = applyTransform(t, s);
+        if (isError(r)) {
+          sink.error("R3_MODIFIER_BAD_VALUE", `${t}: ${r.error}`, spec.pos);
+          return undefined;
+        }
+        next.push(...r);
+      }
+      values = next;
+      if (values.length > MAX_EXPANSION) {
+        sink.error("R3_MODIFIER_EXPANSION_TOO_LARGE", `modifiers expand one value into ${values.length} variants`, spec.pos);
+        return undefined;
+      }
+    }
+    if (keyword && !transforms.some((t) => t === "contains" || t === "startswith" || t === "endswith")) {
+      values = values.map((s) => withParts(s, [STAR, ...s.parts, STAR]));
+    }
+    transformed.push(values);
+  }
+  return transformed.map((group) => group.map((s) => stringTest(s, cased)));
+}
+
+/** YAML numbers and booleans compare in the spelling the rule wrote (`EventID: 4688`). */
+function scalarText(v: YScalar): string {
+  return typeof v.value === "string" ? v.value : v.text;
+}
+
+function applyTransform(name: string, s: SigmaString): SigmaString[] | EncodingError {
+  switch (name) {
+    case "contains":
+      return [withParts(s, [STAR, ...s.parts, STAR])];
+    case "startswith":
+      return [withParts(s, [...s.parts, STAR])];
+    case "endswith":
+      return [withParts(s, [STAR, ...s.parts])];
+    case "windash":
+      return windashModifier(s);
+    case "base64": {
+      const r = base64Modifier(s);
+      return isError(r) ? r : [r];
+    }
+    case "base64offset":
+      return base64OffsetModifier(s);
+    case "utf16le":
+    case "wide":
+      return [utf16leModifier(s)];
+    case "utf16be":
+      return [utf16beModifier(s)];
+    case "utf16":
+      return [utf16Modifier(s)];
+    default:
+      return { error: `'${name}' is not a transformation` };
+  }
+}
+
+/**
+ * Spec: "`field|expand: \%plain%name%` handles `%plain` as plain value and `%name%` as placeholder". Each
+ * placeholder becomes each of its configured values; an unknown one makes the rule unusable, as the spec
+ * requires ("If the tool isn't able to handle placeholders, it must reject the rule").
+ */
+function expandPlaceholders(v: YScalar, options: CompileOptions, sink: DiagnosticSink): SigmaString[] | undefined {
+  const text = scalarText(v);
+  const pieces: (string | readonly string[])[] = [];
+  let i = 0;
+  let plain = "";
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\\" && text[i + 1] === "%") {
+      plain += "%";
+      i += 2;
+      continue;
+    }
+    if (c === "%") {
+      const close = text.indexOf("%", i + 1);
+      if (close > i + 1) {
+        const name = text.slice(i + 1, close);
+        const values = options.placeholders.get(name);
+        if (values === undefined || values.length === 0) {
+          sink.error(
+            "R3_MODIFIER_PLACEHOLDER_UNDEFINED",
+            `placeholder %${name}% has no configured values (set them in the placeholders file)`,
+            v.pos,
+          );
+          return undefined;
+        }
+        pieces.push(plain, values);
+        plain = "";
+        i = close + 1;
+        continue;
+      }
+    }
+    plain += c;
+    i += 1;
+  }
+  pieces.push(plain);
+  let combos = [""];
+  for (const piece of pieces) {
+    combos = typeof piece === "string" ? combos.map((c) => c + piece) : combos.flatMap((c) => piece.map((p) => c + p));
+    if (combos.length > MAX_EXPANSION) {
+      sink.error("R3_MODIFIER_EXPANSION_TOO_LARGE", "placeholder expansion is too large", v.pos);
+      return undefined;
+    }
+  }
+  return combos.map(parseSigmaString);
+}
+
+/**
+ * Compiles one Sigma string into the cheapest test that decides it: equality, prefix, suffix, substring,
+ * ordered substrings, or — only when `?` appears — an anchored RE2 program. Inputs are attacker-controlled,
+ * so nothing here backtracks.
+ */
+function stringTest(s: SigmaString, cased: boolean): ValueTest {
+  const norm = (p: string): string => (cased ? p : p.toLowerCase());
+  const parts = s.parts.map((p) => (typeof p === "string" ? norm(p) : p));
+  const pattern = formatSigmaString(s);
+  const literals = parts.filter((p): p is string => typeof p === "string");
+  const longest = literals.reduce((a, b) => (b.length > a.length ? b : a), "");
+  const literal = longest === "" ? undefined : cased ? longest.toLowerCase() : longest;
+  const make = (test: (input: string) => boolean): ValueTest => ({ pattern, test, literal });
+  const [a, b, c] = parts;
+  if (parts.length === 0) return make((input) => input === "");
+  if (parts.includes(QMARK)) {
+    let source = "^";
+    for (const p of parts) source += p === STAR ? ".*" : p === QMARK ? "." : escapeRegex(p);
+    const re = RE2JS.compile(`${source}$`, RE2JS.DOTALL);
+    return make((input) => re.test(input));
+  }
+  if (parts.length === 1) {
+    if (a === STAR) return make(() => true);
+    const lit = a as string;
+    return make((input) => input === lit);
+  }
+  if (parts.length === 2) {
+    if (a === STAR) {
+      const lit = b as string;
+      return make((input) => input.endsWith(lit));
+    }
+    const lit = a as string;
+    return make((input) => input.startsWith(lit));
+  }
+  if (parts.length === 3 && a === STAR && c === STAR) {
+    const lit = b as string;
+    return make((input) => input.includes(lit));
+  }
+  // General `*`-only glob: the first literal is a prefix, the last a suffix, the middle ones are found left to
+  // right. Greedy leftmost search is exact for `*`-only patterns and linear in the input.
+  const anchoredStart = parts[0] !== STAR;
+  const anchoredEnd = parts[parts.length - 1] !== STAR;
+  const segments = literals;
+  return make((input) => {
+    let from = 0;
+    let to = input.length;
+    let first = 0;
+    let last = segments.length;
+    if (anchoredStart) {
+      const head = segments[0] ?? "";
+      if (!input.startsWith(head)) return false;
+      from = head.length;
+      first = 1;
+    }
+    if (anchoredEnd) {
+      const tail = segments[segments.length - 1] ?? "";
+      if (!input.endsWith(tail) || input.length - tail.length < from) return false;
+      to = input.length - tail.length;
+      last = segments.length - 1;
+    }
+    for (let i = first; i < last; i += 1) {
+      const seg = segments[i] ?? "";
+      const at = input.indexOf(seg, from);
+      if (at < 0 || at + seg.length > to) return false;
+      from = at + seg.length;
+    }
+    return true;
+  });
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, (m) => `\\${m}`);
+}
+
+/**
+ * Joins the value tests of one field: values are ORed (or ANDed with `all`; each value's own alternatives —
+ * from windash, base64offset, expand — are always ORed), `neq` negates, and a multi-valued field matches when
+ * any of its values does.
+ */
+function combine(
+  spec: FieldSpec,
+  name: string,
+  groups: ValueTest[][],
+  cased: boolean,
+  all: boolean,
+  neq: boolean,
+): CompiledField {
+  const field = spec.field;
+  const read = (view: EventView): readonly string[] | undefined => {
+    if (field === undefined) return cased ? view.allStrings() : view.allLowerStrings();
+    return cased ? view.strings(field) : view.lowerStrings(field);
+  };
+  const flat = groups.flat();
+  const groupMatches = (group: readonly ValueTest[], values: readonly string[]): boolean => {
+    for (const v of values) for (const t of group) if (t.test(v)) return true;
+    return false;
+  };
+  let test: (view: EventView) => boolean;
+  if (neq) {
+    test = (view) => {
+      const values = read(view);
+      return values !== undefined && values.length > 0 && !groups.some((g) => groupMatches(g, values));
+    };
+  } else if (all && groups.length > 1) {
+    test = (view) => {
+      const values = read(view);
+      return values !== undefined && groups.every((g) => groupMatches(g, values));
+    };
+  } else if (flat.length === 1 && flat[0] !== undefined) {
+    const only = flat[0].test;
+    test = (view) => {
+      const values = read(view);
+      if (values === undefined) return false;
+      for (const v of values) if (only(v)) return true;
+      return false;
+    };
+  } else {
+    test = (view) => {
+      const values = read(view);
+      return values !== undefined && groupMatches(flat, values);
+    };
+  }
+  let literals: string[] | undefined;
+  if (!neq) {
+    if (all && groups.length > 1) {
+      // Every group must match, so any one group's literals are necessary; take the most selective.
+      const sets = groups.map(groupLiterals).filter((s): s is string[] => s !== undefined);
+      literals = sets.sort((x, y) => minLength(y) - minLength(x))[0];
+    } else {
+      literals = groupLiterals(flat);
+    }
+  }
+  return {
+    field,
+    modifiers: spec.modifiers,
+    literals,
+    test,
+    explain: (view) => {
+      const values = read(view) ?? [];
+      const raw = field === undefined ? view.allStrings() : (view.strings(field) ?? []);
+      const patterns = new Set<string>();
+      const matched = new Set<string>();
+      values.forEach((v, i) => {
+        for (const t of flat) {
+          if (t.test(v)) {
+            patterns.add(t.pattern);
+            matched.add(raw[i] ?? v);
+          }
+        }
+      });
+      return {
+        field: name,
+        modifiers: spec.modifiers,
+        patterns: neq ? groups.flat().map((t) => `not ${t.pattern}`) : [...patterns],
+        values: neq ? raw.slice() : [...matched],
+      };
+    },
+  };
+}
+
+function groupLiterals(tests: readonly ValueTest[]): string[] | undefined {
+  const out: string[] = [];
+  for (const t of tests) {
+    if (t.literal === undefined) return undefined;
+    out.push(t.literal);
+  }
+  return out;
+}
+
+function minLength(set: readonly string[]): number {
+  return set.reduce((m, s) => Math.min(m, s.length), Number.POSITIVE_INFINITY);
+}

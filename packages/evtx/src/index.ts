@@ -1,0 +1,15 @@
+export { EvtxReader, EvtxReadError } from "./evtx-reader.ts";
+export type { EvtxReaderOptions, EvtxReadSummary } from "./evtx-reader.ts";
+export type { EvtxRecord } from "./evtx-record.ts";
+export { EvtxDiagnosticCode, formatEvtxDiagnostic } from "./diagnostics.ts";
+export type { EvtxDiagnostic, EvtxProblem } from "./diagnostics.ts";
+export { parseChunk, CHUNK_SIZE } from "./chunk-parser.ts";
+export type { ChunkParseOptions, ChunkParseResult } from "./chunk-parser.ts";
+export { parseFileHeader } from "./file-header.ts";
+export type { FileHeader, FileHeaderResult } from "./file-header.ts";
+export { BinXmlParser, BinXmlLimits } from "./binxml-parser.ts";
+export { renderEventJson, stringifyEvent } from "./json-renderer.ts";
+export { renderRecordXml } from "./xml-renderer.ts";
+export { crc32 } from "./crc32.ts";
+export type { EvtxJsonObject, EvtxJsonValue } from "./value-format.ts";
+export type { EvtxValue, XmlAttribute, XmlElement, XmlNode } from "./xml-model.ts";

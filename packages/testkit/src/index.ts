@@ -1,0 +1,1 @@
+export { REPO_ROOT, sharedDataDir, SHARED_DATA_MISSING } from "./shared-data.ts";

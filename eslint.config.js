@@ -3,16 +3,23 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "packages/web/dist/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "packages/web/dist/**", "**/*.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["eslint.config.js", "packages/cli/bin/*.js"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        project: ["./packages/*/tsconfig.json", "./tsconfig.test.json", "./scripts/tsconfig.json"],
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // A floating promise in a daemon is an event that silently never arrives.
-      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        // node:test registers and awaits its own tests; everything else must be awaited or voided.
+        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] }] },
+      ],
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/await-thenable": "error",
       "@typescript-eslint/consistent-type-imports": "error",

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { load } from "js-yaml";
 import type { CompiledRule, LoadResult, WindowsLogsourceMap } from "@ring3/detection";
-import { Ruleset, windowsRecordToEvent } from "@ring3/detection";
+import { categoryParents, Ruleset, serviceAliases, windowsRecordToEvent } from "@ring3/detection";
 import { readSampleRecords } from "./sample-records.ts";
 
 export type RegressionOutcome = {
@@ -53,7 +53,10 @@ export async function runRegressionTests(
       outcomes.push({ ...base, passed: false, matches: 0, expected, samples: [], reason: "rule did not compile" });
       continue;
     }
-    const ruleset = new Ruleset([rule]);
+    const ruleset = new Ruleset([rule], {
+      categoryParents: categoryParents(options.map),
+      serviceAliases: serviceAliases(options.map),
+    });
     let matches = 0;
     let expected = 0;
     const samples: string[] = [];

@@ -41,8 +41,8 @@ test("rules check: counts, diagnostics grouped by code with file:line:col, exit 
   assert.match(r.stdout, /rules:\s+2/);
   assert.match(r.stdout, /compiled:\s+1 /);
   assert.match(r.stdout, /R3_CONDITION_UNKNOWN_IDENTIFIER \(1\)/);
-  // `condition: selection and filter` — 'filter' starts at column 30 of line 10.
-  assert.ok(r.stdout.includes(`${join(dir, "bad.yml")}:10:30: error R3_CONDITION_UNKNOWN_IDENTIFIER`), r.stdout);
+  // `condition: selection and filter` — 'filter' starts at column 30 of line 9.
+  assert.ok(r.stdout.includes(`${join(dir, "bad.yml")}:9:30: error R3_CONDITION_UNKNOWN_IDENTIFIER`), r.stdout);
   assert.match(r.stdout, /R3_YAML_SYNTAX \(1\)/);
 });
 

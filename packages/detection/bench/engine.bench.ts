@@ -72,7 +72,7 @@ function benign(event: Event, n: number): Event {
     if (typeof v !== "string") continue;
     if (/image$|^image|filename|path|targetobject|details|commandline/i.test(key)) {
       fields[key] = /commandline/i.test(key)
-        ? `"${app}" ${words[rand(words.length)] ?? ""} ${words[rand(words.length)] ?? ""}`
+        ? `"${app}" ${words[rand(words.length)] ?? ""} ${words[rand(words.length)] ?? ""} --job ${n}`
         : /targetobject/i.test(key)
           ? `HKLM\\SOFTWARE\\${vendors[rand(vendors.length)] ?? ""}\\Settings\\Value${rand(100)}`
           : app;
@@ -83,7 +83,7 @@ function benign(event: Event, n: number): Event {
 
 function run(label: string, events: readonly Event[], minMs = 3000): void {
   const ruleset = new Ruleset(windowsRules);
-  for (const e of events) ruleset.match(e); // warm-up: builds the logsource buckets and the prefilter
+  for (const e of events.slice(0, 300)) ruleset.match(e); // warm-up: builds the logsource buckets and the prefilter
   let processed = 0;
   let matches = 0;
   const start = performance.now();
@@ -97,7 +97,8 @@ function run(label: string, events: readonly Event[], minMs = 3000): void {
   console.log(
     `${label}: ${fmt((processed / elapsed) * 1000)} events/s (${fmt(processed)} events in ${(elapsed / 1000).toFixed(1)} s, ` +
       `${fmt(matches)} matches, ${stats.buckets} logsource buckets, ${stats.unindexedRules} rule slots without literals, ` +
-      `prefilter ${fmt(stats.prefilterStates)} states), rss ${mb(process.memoryUsage().rss)}`,
+      `prefilter ${fmt(stats.prefilterStates)} states, ${((100 * stats.prefilterScans) / Math.max(1, stats.prefilterLookups)).toFixed(0)}% of field values scanned, ` +
+      `the rest memoised), rss ${mb(process.memoryUsage().rss)}`,
   );
 }
 

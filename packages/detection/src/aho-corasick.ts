@@ -1,98 +1,164 @@
 /**
- * Aho–Corasick automaton over lower-cased literals, compiled to a dense transition table on a compressed
- * alphabet (only characters that occur in some literal get a column; every other character leads back to the
- * root). Scanning is one table lookup per input character: linear in the input whatever the literals are.
+ * Aho–Corasick automaton over lower-cased literals. The trie is stored flat (children of a state are a run in
+ * typed arrays, found by a short linear search; the root has a direct table for ASCII), with failure links, so
+ * the whole SigmaHQ Windows ruleset's literals take a few MB instead of a dense table's hundreds. Scanning is
+ * linear in the input: each character takes one transition plus amortised failure steps.
  */
 export class AhoCorasickMatcher {
-  private readonly classOfAscii = new Uint16Array(128);
-  private readonly classOfOther = new Map<number, number>();
-  private readonly width: number;
-  private readonly next: Int32Array;
-  /** For each state, the payload ids of literals ending here, or of the nearest shorter literal (via links). */
-  private readonly outputs: (readonly number[] | undefined)[];
+  private readonly rootAscii = new Int32Array(128);
+  private readonly rootOther = new Map<number, number>();
+  private readonly childStart: Int32Array;
+  private readonly childCount: Int32Array;
+  private readonly childCode: Uint16Array;
+  private readonly childTarget: Int32Array;
+  private readonly fail: Int32Array;
+  /** 1 when the state or a state on its output chain ends a literal: the scan loop only then looks further. */
+  private readonly reports: Uint8Array;
   private readonly outputLink: Int32Array;
+  private readonly outStart: Int32Array;
+  private readonly outIds: Int32Array;
 
   constructor(literals: readonly { readonly text: string; readonly id: number }[]) {
-    let classes = 1;
-    const classOf = (code: number): number => {
-      if (code < 128) {
-        const c = this.classOfAscii[code] ?? 0;
-        if (c !== 0) return c;
-        this.classOfAscii[code] = classes;
-        return classes++;
-      }
-      const c = this.classOfOther.get(code);
-      if (c !== undefined) return c;
-      this.classOfOther.set(code, classes);
-      return classes++;
-    };
-    // Build the trie with sparse children first.
-    const children: Map<number, number>[] = [new Map<number, number>()];
-    const outputs: number[][] = [[]];
+    // 1. The trie, with sparse children while it grows.
+    const kids: Map<number, number>[] = [new Map<number, number>()];
+    const ends: number[][] = [[]];
     for (const { text, id } of literals) {
       let state = 0;
       for (let i = 0; i < text.length; i += 1) {
-        const cls = classOf(text.charCodeAt(i));
-        const kids = children[state] as Map<number, number>;
-        let to = kids.get(cls);
+        const code = text.charCodeAt(i);
+        const map = kids[state] as Map<number, number>;
+        let to = map.get(code);
         if (to === undefined) {
-          to = children.length;
-          children.push(new Map<number, number>());
-          outputs.push([]);
-          kids.set(cls, to);
+          to = kids.length;
+          kids.push(new Map<number, number>());
+          ends.push([]);
+          map.set(code, to);
         }
         state = to;
       }
-      (outputs[state] as number[]).push(id);
+      (ends[state] as number[]).push(id);
     }
-    this.width = classes;
-    const states = children.length;
-    this.next = new Int32Array(states * classes);
+    const states = kids.length;
+    // 2. Flatten children.
+    this.childStart = new Int32Array(states);
+    this.childCount = new Int32Array(states);
+    let edges = 0;
+    for (let s = 0; s < states; s += 1) edges += (kids[s] as Map<number, number>).size;
+    this.childCode = new Uint16Array(edges);
+    this.childTarget = new Int32Array(edges);
+    let at = 0;
+    for (let s = 0; s < states; s += 1) {
+      const map = kids[s] as Map<number, number>;
+      this.childStart[s] = at;
+      this.childCount[s] = map.size;
+      for (const [code, to] of map) {
+        this.childCode[at] = code;
+        this.childTarget[at] = to;
+        at += 1;
+      }
+    }
+    for (const [code, to] of kids[0] ?? []) {
+      if (code < 128) this.rootAscii[code] = to;
+      else this.rootOther.set(code, to);
+    }
+    // 3. Failure and output links, breadth-first.
+    this.fail = new Int32Array(states);
     this.outputLink = new Int32Array(states).fill(-1);
-    const fail = new Int32Array(states);
-    // Breadth-first: each state's transitions are its trie children or its failure state's transitions.
+    this.reports = new Uint8Array(states);
     const queue: number[] = [];
-    for (const [cls, to] of children[0] ?? []) {
-      this.next[cls] = to;
-      queue.push(to);
-    }
+    for (const to of (kids[0] as Map<number, number>).values()) queue.push(to);
     for (let head = 0; head < queue.length; head += 1) {
       const state = queue[head] ?? 0;
-      const f = fail[state] ?? 0;
-      this.outputLink[state] = (outputs[f]?.length ?? 0) > 0 ? f : (this.outputLink[f] ?? -1);
-      const base = state * classes;
-      const failBase = f * classes;
-      for (let cls = 1; cls < classes; cls += 1) this.next[base + cls] = this.next[failBase + cls] ?? 0;
-      for (const [cls, to] of children[state] ?? []) {
-        fail[to] = this.next[failBase + cls] ?? 0;
-        this.next[base + cls] = to;
+      const f = this.fail[state] ?? 0;
+      this.outputLink[state] = (ends[f]?.length ?? 0) > 0 ? f : (this.outputLink[f] ?? -1);
+      this.reports[state] = (ends[state]?.length ?? 0) > 0 || this.outputLink[state] !== -1 ? 1 : 0;
+      for (const [code, to] of kids[state] ?? []) {
+        // The failure state of `to` is where the longest proper suffix of its string leads.
+        let g = f;
+        let target: number;
+        for (;;) {
+          target = this.step(g, code);
+          if (target >= 0 || g === 0) break;
+          g = this.fail[g] ?? 0;
+        }
+        this.fail[to] = Math.max(target, 0);
         queue.push(to);
       }
     }
-    this.outputs = outputs.map((o) => (o.length > 0 ? o : undefined));
+    // 4. Output ids, flat.
+    this.outStart = new Int32Array(states + 1);
+    let total = 0;
+    for (let s = 0; s < states; s += 1) {
+      this.outStart[s] = total;
+      total += ends[s]?.length ?? 0;
+    }
+    this.outStart[states] = total;
+    this.outIds = new Int32Array(total);
+    for (let s = 0; s < states; s += 1) {
+      const list = ends[s] ?? [];
+      const base = this.outStart[s] ?? 0;
+      for (let i = 0; i < list.length; i += 1) this.outIds[base + i] = list[i] ?? 0;
+    }
   }
 
   get stateCount(): number {
-    return this.outputs.length;
+    return this.fail.length;
+  }
+
+  /** The child of `state` on `code`, or -1 (the root answers 0 for characters it has no child for). */
+  private step(state: number, code: number): number {
+    if (state === 0) {
+      return code < 128 ? (this.rootAscii[code] ?? 0) : (this.rootOther.get(code) ?? 0);
+    }
+    const start = this.childStart[state] ?? 0;
+    const end = start + (this.childCount[state] ?? 0);
+    for (let i = start; i < end; i += 1) if (this.childCode[i] === code) return this.childTarget[i] ?? 0;
+    return -1;
   }
 
   /** Calls `hit(id)` for every literal occurring in `input` (ids may repeat). */
   scan(input: string, hit: (id: number) => void): void {
-    const width = this.width;
-    const next = this.next;
-    const ascii = this.classOfAscii;
-    const other = this.classOfOther;
+    // `step` inlined: this loop runs once per character of every indexed field of every event.
+    const fail = this.fail;
+    const reports = this.reports;
+    const rootAscii = this.rootAscii;
+    const childStart = this.childStart;
+    const childCount = this.childCount;
+    const childCode = this.childCode;
+    const childTarget = this.childTarget;
     let state = 0;
     for (let i = 0; i < input.length; i += 1) {
       const code = input.charCodeAt(i);
-      const cls = code < 128 ? (ascii[code] ?? 0) : (other.get(code) ?? 0);
-      state = next[state * width + cls] ?? 0;
-      let s = state;
-      while (s > 0) {
-        const out = this.outputs[s];
-        if (out !== undefined) for (const id of out) hit(id);
-        s = this.outputLink[s] ?? -1;
+      for (;;) {
+        if (state === 0) {
+          state = code < 128 ? (rootAscii[code] as number) : (this.rootOther.get(code) ?? 0);
+          break;
+        }
+        const start = childStart[state] as number;
+        const end = start + (childCount[state] as number);
+        let next = -1;
+        for (let k = start; k < end; k += 1) {
+          if (childCode[k] === code) {
+            next = childTarget[k] as number;
+            break;
+          }
+        }
+        if (next >= 0) {
+          state = next;
+          break;
+        }
+        state = fail[state] as number;
       }
+      if (reports[state] === 1) this.report(state, hit);
+    }
+  }
+
+  private report(state: number, hit: (id: number) => void): void {
+    let s = state;
+    while (s > 0) {
+      const end = this.outStart[s + 1] ?? 0;
+      for (let i = this.outStart[s] ?? 0; i < end; i += 1) hit(this.outIds[i] ?? 0);
+      s = this.outputLink[s] ?? -1;
     }
   }
 }

@@ -87,7 +87,28 @@ export function compileDetection(
 }
 
 function conditionPos(text: ConditionText, offset: number): { line: number; col: number } {
-  return { line: text.pos.line, col: text.pos.col + offset + (text.quoted ? 1 : 0) };
+  const raw = text.raw;
+  if (raw === undefined) return { line: text.pos.line, col: text.pos.col + offset + (text.quoted ? 1 : 0) };
+  // Written over several lines (`condition: >`, or a folded plain or quoted scalar), the value differs from its
+  // source only in whitespace and in the block header or quotes: count the non-blank characters before the
+  // offset and find as many in the source.
+  const blank = (c: string | undefined): boolean => c === " " || c === "\t" || c === "\n" || c === "\r";
+  let want = 0;
+  for (let i = 0; i < offset && i < text.text.length; i += 1) if (!blank(text.text[i])) want += 1;
+  const end = text.quoted ? raw.length - 1 : raw.length;
+  let i = raw.startsWith(">") || raw.startsWith("|") ? raw.indexOf("\n") + 1 : text.quoted ? 1 : 0;
+  let after = i;
+  for (; i < end; i += 1) {
+    if (blank(raw[i])) continue;
+    if (want === 0) break;
+    want -= 1;
+    after = i + 1;
+  }
+  // Past the last character (the condition ended too early): just after it.
+  const at = i < end ? i : after;
+  const lineStart = raw.lastIndexOf("\n", at - 1);
+  const line = text.pos.line + raw.slice(0, at).split("\n").length - 1;
+  return { line, col: lineStart < 0 ? text.pos.col + at : at - lineStart };
 }
 
 function compileSearch(name: string, alternatives: CompiledField[][]): CompiledSearch {
@@ -255,7 +276,7 @@ function union(sets: readonly (Atom[] | undefined)[]): Atom[] | undefined {
 /** Of sets that are each necessary, the one whose shortest literal is longest filters best. */
 function best(sets: readonly (Atom[] | undefined)[]): Atom[] | undefined {
   let chosen: Atom[] | undefined;
-  let score = -1;
+  let score = Number.NEGATIVE_INFINITY;
   for (const s of sets) {
     if (s === undefined || s.length === 0) continue;
     const shortest = s.reduce((m, a) => Math.min(m, a.literal.length), Number.POSITIVE_INFINITY);

@@ -9,7 +9,6 @@ import type { Event, FieldValue } from "@ring3/schema";
 export class EventView {
   readonly event: Event;
   private readonly fields: Readonly<Record<string, FieldValue>>;
-  private lowerIndex: Map<string, string> | undefined;
   private readonly stringCache = new Map<string, readonly string[] | null>();
   private readonly lowerCache = new Map<string, readonly string[] | null>();
 
@@ -21,15 +20,14 @@ export class EventView {
   /** The raw value, or undefined when the event has no such field. */
   value(field: string): FieldValue | undefined {
     if (Object.hasOwn(this.fields, field)) return this.fields[field];
-    if (this.lowerIndex === undefined) {
-      this.lowerIndex = new Map();
-      for (const key of Object.keys(this.fields)) {
-        const lower = key.toLowerCase();
-        if (!this.lowerIndex.has(lower)) this.lowerIndex.set(lower, key);
-      }
+    // Events from ring3's own mappers already use Sigma's spelling, so a miss is nearly always a true miss:
+    // compare only keys of the same length instead of building a lower-cased index of every key.
+    let lower: string | undefined;
+    for (const key in this.fields) {
+      if (key.length !== field.length) continue;
+      lower ??= field.toLowerCase();
+      if (key.toLowerCase() === lower && Object.hasOwn(this.fields, key)) return this.fields[key];
     }
-    const key = this.lowerIndex.get(field.toLowerCase());
-    if (key !== undefined) return this.fields[key];
     return field.includes(".") ? this.nested(field) : undefined;
   }
 

@@ -17,6 +17,7 @@ import { COMPARISON_MODIFIERS, MODIFIERS, REGEX_FLAG_MODIFIERS, TIME_PART_MODIFI
 import type { FieldSpec } from "./sigma-rule.ts";
 import type { SigmaString } from "./sigma-string.ts";
 import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./sigma-string.ts";
+import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
 import type { YScalar } from "./yaml-tree.ts";
 
@@ -49,7 +50,12 @@ export type CompiledField = {
 };
 
 /** A test on one string value; `input` is lower-cased unless the comparison is case-sensitive. */
-type ValueTest = { readonly pattern: string; readonly test: (input: string) => boolean; readonly literal: string | undefined };
+type ValueTest = {
+  readonly pattern: string;
+  readonly test: (input: string) => boolean;
+  /** Lower-cased literals of which one must occur in the value for the test to pass (undefined: none known). */
+  readonly literals: readonly string[] | undefined;
+};
 
 const KEYWORD_FIELD = "(keywords)";
 
@@ -162,7 +168,7 @@ function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: Diagnos
   for (const v of spec.values) {
     try {
       const re = RE2JS.compile(v.text, bits);
-      out.push([{ pattern: v.text, test: (input) => re.test(input), literal: undefined }]);
+      out.push([{ pattern: v.text, test: (input) => re.test(input), literals: requiredRegexLiterals(v.text) }]);
     } catch (error) {
       // RE2 has no backreferences or lookaround: such a rule cannot run in linear time, so it is refused.
       sink.error(
@@ -184,7 +190,7 @@ function compileCidrs(spec: FieldSpec, sink: DiagnosticSink): ValueTest[][] | un
       sink.error("R3_MODIFIER_BAD_CIDR", `'${v.text}' is not an IPv4 or IPv6 network`, v.pos);
       return undefined;
     }
-    out.push([{ pattern: v.text, test: (input) => networkContains(network, input), literal: undefined }]);
+    out.push([{ pattern: v.text, test: (input) => networkContains(network, input), literals: undefined }]);
   }
   return out;
 }
@@ -237,7 +243,7 @@ function compileNumeric(
           const n = extract(input);
           return n !== undefined && compare(n);
         },
-        literal: undefined,
+        literals: undefined,
       },
     ]);
   }
@@ -443,7 +449,11 @@ function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const literals = parts.filter((p): p is string => typeof p === "string");
   const longest = literals.reduce((a, b) => (b.length > a.length ? b : a), "");
   const literal = longest === "" ? undefined : cased ? longest.toLowerCase() : longest;
-  const make = (test: (input: string) => boolean): ValueTest => ({ pattern, test, literal });
+  const make = (test: (input: string) => boolean): ValueTest => ({
+    pattern,
+    test,
+    literals: literal === undefined ? undefined : [literal],
+  });
   const [a, b, c] = parts;
   if (parts.length === 0) return make((input) => input === "");
   if (parts.includes(QMARK)) {
@@ -594,8 +604,8 @@ function combine(
 function groupLiterals(tests: readonly ValueTest[]): string[] | undefined {
   const out: string[] = [];
   for (const t of tests) {
-    if (t.literal === undefined) return undefined;
-    out.push(t.literal);
+    if (t.literals === undefined) return undefined;
+    out.push(...t.literals);
   }
   return out;
 }

@@ -25,3 +25,23 @@ export type { ModifierDefinition, ModifierRole } from "./modifiers.ts";
 export { parseCondition, isConditionError } from "./condition-parser.ts";
 export type { ConditionNode } from "./condition-parser.ts";
 export { parseTimespan } from "./rule-reader.ts";
+export type {
+  WindowsLogsourceMap,
+  WindowsRecordOptions,
+  ServiceEntry,
+  EventEntry,
+  FieldAlias,
+} from "./logsources/windows-logsource-map.ts";
+export {
+  parseWindowsLogsourceMap,
+  mergeWindowsLogsourceMaps,
+  windowsRecordToEvent,
+  categoryParents,
+  serviceAliases,
+  isMapped,
+  EMPTY_WINDOWS_LOGSOURCE_MAP,
+} from "./logsources/windows-logsource-map.ts";
+export type { CorrelationMatch, CorrelationEngineOptions, CorrelationStats } from "./correlation-engine.ts";
+export { CorrelationEngine } from "./correlation-engine.ts";
+export type { Alert, DetectionResult, DetectorOptions } from "./detector.ts";
+export { Detector, createDetector } from "./detector.ts";

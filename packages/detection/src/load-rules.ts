@@ -62,7 +62,7 @@ export function loadRules(sources: readonly RuleSource[], options: LoadOptions =
     // Fast reader first; a file with anything to report is read again with positions (see yaml-fast.ts).
     const fast = readYamlFast(source.text);
     let file = fast === undefined ? undefined : loadFile(source.path, fast, compileOptions);
-    if (file === undefined || file.diagnostics.length > 0) {
+    if (file === undefined || file.diagnostics.length > 0 || reportsLater(file.documents, seenIds)) {
       const fileSink = new DiagnosticSink(source.path);
       const docs = readYamlDocuments(source.text, fileSink);
       file = loadFile(source.path, docs, compileOptions);
@@ -154,6 +154,18 @@ function loadFile(
     diagnostics.push(...sink.items);
   }
   return { documents, diagnostics };
+}
+
+/**
+ * Whether a document may get a diagnostic after its file is loaded, which points at the document itself: a
+ * duplicate id (below), a filter or correlation naming rules (once every file is read). The fast reader knows
+ * no positions, so such a file is read again with them.
+ */
+function reportsLater(documents: readonly LoadedDocument[], seenIds: ReadonlyMap<string, string>): boolean {
+  return documents.some(
+    ({ parsed }) =>
+      parsed !== undefined && (parsed.kind !== "rule" || (parsed.id !== undefined && seenIds.has(parsed.id))),
+  );
 }
 
 function isDetectionLike(root: unknown): boolean {

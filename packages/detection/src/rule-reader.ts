@@ -73,7 +73,11 @@ export function readSigmaDocument(doc: YDocument, sink: DiagnosticSink): SigmaDo
   if (hasFilter) {
     const filterEntry = mapGet(root, "filter");
     if (filterEntry?.value.kind !== "map") {
-      sink.error("R3_FILTER_BAD", "`filter` must be a mapping with `rules`, selections and `condition`", filterEntry?.keyPos);
+      sink.error(
+        "R3_FILTER_BAD",
+        "`filter` must be a mapping with `rules`, selections and `condition`",
+        filterEntry?.keyPos,
+      );
       return undefined;
     }
     const rules = stringList(filterEntry.value, "rules", sink);
@@ -225,7 +229,7 @@ function readConditions(node: YNode, sink: DiagnosticSink): ConditionText[] | un
       sink.error("R3_CONDITION_NOT_STRING", "a condition must be a string", n.pos);
       return undefined;
     }
-    return { text: n.value, pos: n.pos, quoted: n.quoted };
+    return { text: n.value, pos: n.pos, quoted: n.quoted, raw: n.raw };
   };
   // Spec: "The condition can be a list, in this case, each of them generates a query. They are logically
   // linked with OR."
@@ -298,7 +302,11 @@ function readFieldMap(map: YMap, sink: DiagnosticSink): FieldSpec[] | undefined 
 function scalarValues(node: YNode, key: string, sink: DiagnosticSink): YScalar[] | undefined {
   if (node.kind === "scalar") return [node];
   if (node.kind === "map") {
-    sink.error("R3_RULE_BAD_VALUE", `the value of '${key}' must be a value or a list of values, not a mapping`, node.pos);
+    sink.error(
+      "R3_RULE_BAD_VALUE",
+      `the value of '${key}' must be a value or a list of values, not a mapping`,
+      node.pos,
+    );
     return undefined;
   }
   const out: YScalar[] = [];
@@ -378,9 +386,14 @@ function readCorrelation(root: YMap, sink: DiagnosticSink): CorrelationBody | un
     sink.error("R3_CORR_MISSING_CONDITION", `a ${type ?? ""} correlation needs a condition`, entry.keyPos);
     ok = false;
   }
-  const needsField = type === "value_count" || type === "value_sum" || type === "value_avg" || type === "value_percentile";
+  const needsField =
+    type === "value_count" || type === "value_sum" || type === "value_avg" || type === "value_percentile";
   if (needsField && condition !== undefined && condition.fields.length === 0) {
-    sink.error("R3_CORR_MISSING_FIELD", `a ${type} correlation needs \`condition.field\``, mapGet(body, "condition")?.keyPos);
+    sink.error(
+      "R3_CORR_MISSING_FIELD",
+      `a ${type} correlation needs \`condition.field\``,
+      mapGet(body, "condition")?.keyPos,
+    );
     ok = false;
   }
   const aliases = readAliases(body, sink);
@@ -429,7 +442,11 @@ function readCorrelationCondition(body: YMap, sink: DiagnosticSink): Correlation
     predicates.push({ operator: e.key as ConditionOperator, value: v });
   }
   if (predicates.length === 0) {
-    sink.error("R3_CORR_BAD_CONDITION", "`correlation.condition` needs a comparison (gt, gte, lt, lte, eq, neq)", entry.keyPos);
+    sink.error(
+      "R3_CORR_BAD_CONDITION",
+      "`correlation.condition` needs a comparison (gt, gte, lt, lte, eq, neq)",
+      entry.keyPos,
+    );
     return undefined;
   }
   return { predicates, fields };

@@ -27,6 +27,8 @@ export type RulesetOptions = {
    * registry_add / registry_delete / registry_set / registry_rename events.
    */
   readonly categoryParents?: Readonly<Record<string, readonly string[]>>;
+  /** Service names some rules use for the service events carry (rule's service → event's service). */
+  readonly serviceAliases?: Readonly<Record<string, string>>;
   /** Per-rule, per-event time budget in milliseconds (default 25). A rule over it twice in a row is disabled. */
   readonly ruleTimeBudgetMs?: number;
   /** Monotonic clock in ms; defaults to `performance.now` where the host has it. */
@@ -45,11 +47,48 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
   registry_rename: ["registry_event"],
 };
 
+/**
+ * The literals of one field, and a memo of which rules each recently seen value hits. Telemetry repeats itself
+ * (the same Image, ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
+ * The memo is bounded by characters held and simply starts over when full.
+ */
+type FieldIndex = {
+  readonly field: string | undefined;
+  readonly matcher: AhoCorasickMatcher;
+  readonly memo: Map<string, readonly number[]>;
+  memoChars: number;
+  lookups: number;
+  scans: number;
+};
+
+const MEMO_MAX_CHARS = 1 << 20;
+const MEMO_MAX_VALUE = 2048;
+
+function literalHits(entry: FieldIndex, raw: string): readonly number[] {
+  entry.lookups += 1;
+  const known = entry.memo.get(raw);
+  if (known !== undefined) return known;
+  entry.scans += 1;
+  const found: number[] = [];
+  entry.matcher.scan(raw.toLowerCase(), (id) => {
+    if (!found.includes(id)) found.push(id);
+  });
+  if (raw.length <= MEMO_MAX_VALUE) {
+    if (entry.memoChars + raw.length > MEMO_MAX_CHARS) {
+      entry.memo.clear();
+      entry.memoChars = 0;
+    }
+    entry.memo.set(raw, found);
+    entry.memoChars += raw.length;
+  }
+  return found;
+}
+
 type Bucket = {
   readonly rules: readonly CompiledRule[];
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
-  readonly fields: readonly { readonly field: string | undefined; readonly matcher: AhoCorasickMatcher }[];
+  readonly fields: readonly FieldIndex[];
   readonly marks: Uint32Array;
 };
 
@@ -59,6 +98,9 @@ export type RulesetStats = {
   readonly buckets: number;
   readonly prefilterStates: number;
   readonly unindexedRules: number;
+  /** Field values looked up in the prefilter, and how many of them had to be scanned (not memoised). */
+  readonly prefilterLookups: number;
+  readonly prefilterScans: number;
 };
 
 /**
@@ -72,6 +114,7 @@ export class Ruleset {
   private readonly disabledRules = new Map<CompiledRule, Diagnostic>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly parents: Readonly<Record<string, readonly string[]>>;
+  private readonly serviceAliases: Readonly<Record<string, string>>;
   private readonly budget: number;
   private readonly clock: () => number;
   private readonly onRuleDisabled: ((d: Diagnostic) => void) | undefined;
@@ -82,6 +125,7 @@ export class Ruleset {
   constructor(rules: readonly CompiledRule[], options: RulesetOptions = {}) {
     this.rules = rules;
     this.parents = options.categoryParents ?? DEFAULT_CATEGORY_PARENTS;
+    this.serviceAliases = options.serviceAliases ?? {};
     this.budget = options.ruleTimeBudgetMs ?? 25;
     const perf = (globalThis as { performance?: { now(): number } }).performance;
     this.clock = options.clock ?? (perf === undefined ? Date.now : () => perf.now());
@@ -108,7 +152,8 @@ export class Ruleset {
     for (const index of candidates) {
       const rule = bucket.rules[index];
       if (rule === undefined || this.disabledRules.has(rule)) continue;
-      if (this.run(rule, view)) matches.push(toMatch(rule, event, rule.detection.explain(view)));
+      const explanation = this.run(rule, view);
+      if (explanation !== undefined) matches.push(toMatch(rule, event, explanation));
     }
     return matches;
   }
@@ -116,8 +161,14 @@ export class Ruleset {
   stats(): RulesetStats {
     let states = 0;
     let unindexed = 0;
+    let lookups = 0;
+    let scans = 0;
     for (const b of this.buckets.values()) {
-      for (const f of b.fields) states += f.matcher.stateCount;
+      for (const f of b.fields) {
+        states += f.matcher.stateCount;
+        lookups += f.lookups;
+        scans += f.scans;
+      }
       unindexed += b.always.length;
     }
     return {
@@ -126,17 +177,21 @@ export class Ruleset {
       buckets: this.buckets.size,
       prefilterStates: states,
       unindexedRules: unindexed,
+      prefilterLookups: lookups,
+      prefilterScans: scans,
     };
   }
 
-  private run(rule: CompiledRule, view: EventView): boolean {
+  /** The explanation when the rule matches; undefined when it does not or has just been disabled. */
+  private run(rule: CompiledRule, view: EventView): MatchExplanation | undefined {
     const start = this.clock();
-    let matched: boolean;
+    let explanation: MatchExplanation | undefined;
     try {
-      matched = rule.detection.test(view);
+      // Explaining evaluates selections that `test` short-circuited past, so it too can hit a content bug.
+      explanation = rule.detection.test(view) ? rule.detection.explain(view) : undefined;
     } catch (error) {
       this.disable(rule, "R3_RULE_RUNTIME_ERROR", `rule threw while matching and was disabled: ${String(error)}`);
-      return false;
+      return undefined;
     }
     const elapsed = this.clock() - start;
     if (elapsed > this.budget) {
@@ -149,16 +204,24 @@ export class Ruleset {
           "R3_RULE_TIME_BUDGET",
           `rule took ${elapsed.toFixed(1)} ms on one event (budget ${this.budget} ms) twice in a row and was disabled`,
         );
-        return false;
+        return undefined;
       }
     } else if (this.overruns.size > 0) {
       this.overruns.delete(rule);
     }
-    return matched;
+    return explanation;
   }
 
   private disable(rule: CompiledRule, code: string, message: string): void {
-    const diagnostic: Diagnostic = { code, severity: "error", message, file: rule.rule.file, line: 0, col: 0, rule: rule.ref };
+    const diagnostic: Diagnostic = {
+      code,
+      severity: "error",
+      message,
+      file: rule.rule.file,
+      line: 0,
+      col: 0,
+      rule: rule.ref,
+    };
     this.disabledRules.set(rule, diagnostic);
     this.onRuleDisabled?.(diagnostic);
   }
@@ -173,16 +236,17 @@ export class Ruleset {
     const epoch = this.epoch;
     const marks = bucket.marks;
     const hits: number[] = [];
-    const hit = (id: number): void => {
-      if (marks[id] !== epoch) {
-        marks[id] = epoch;
-        hits.push(id);
-      }
-    };
-    for (const { field, matcher } of bucket.fields) {
-      const values = field === undefined ? view.allLowerStrings() : view.lowerStrings(field);
+    for (const entry of bucket.fields) {
+      const values = entry.field === undefined ? view.allStrings() : view.strings(entry.field);
       if (values === undefined) continue;
-      for (const v of values) matcher.scan(v, hit);
+      for (const raw of values) {
+        for (const id of literalHits(entry, raw)) {
+          if (marks[id] !== epoch) {
+            marks[id] = epoch;
+            hits.push(id);
+          }
+        }
+      }
     }
     for (const id of bucket.always) if (marks[id] !== epoch) hits.push(id);
     return hits.sort((a, b) => a - b);
@@ -207,7 +271,8 @@ export class Ruleset {
     const rules = this.rules.filter((r) => {
       const ls = r.rule.logsource;
       if (ls.product !== undefined && ls.product !== logsource.product) return false;
-      if (ls.service !== undefined && ls.service !== logsource.service) return false;
+      if (ls.service !== undefined && (this.serviceAliases[ls.service] ?? ls.service) !== logsource.service)
+        return false;
       if (ls.category !== undefined && !categories.has(ls.category)) return false;
       return true;
     });
@@ -229,7 +294,14 @@ export class Ruleset {
         entry.literals.push({ text: atom.literal, id: index });
       }
     });
-    const fields = [...byField.values()].map((e) => ({ field: e.field, matcher: new AhoCorasickMatcher(e.literals) }));
+    const fields = [...byField.values()].map((e): FieldIndex => ({
+      field: e.field,
+      matcher: new AhoCorasickMatcher(e.literals),
+      memo: new Map(),
+      memoChars: 0,
+      lookups: 0,
+      scans: 0,
+    }));
     return { rules, always, fields, marks: new Uint32Array(rules.length) };
   }
 }

@@ -29,7 +29,13 @@ export type SearchIdentifier = {
   readonly alternatives: readonly (readonly FieldSpec[])[];
 };
 
-export type ConditionText = { readonly text: string; readonly pos: SourcePosition; readonly quoted: boolean };
+export type ConditionText = {
+  readonly text: string;
+  readonly pos: SourcePosition;
+  readonly quoted: boolean;
+  /** The source of a condition written over several lines (see YScalar.raw), for diagnostic positions. */
+  readonly raw?: string;
+};
 
 export type SigmaDetection = {
   readonly identifiers: ReadonlyMap<string, SearchIdentifier>;

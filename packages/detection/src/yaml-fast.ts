@@ -44,6 +44,9 @@ const NOWHERE = { line: 0, col: 0 } as const;
 export function readYamlFast(text: string): YDocument[] | undefined {
   // Multi-document files need each document's own text; leave them to the positioned reader.
   if (/^(---|\.\.\.)\s*$/m.test(text.replace(/^---\s*\n/, ""))) return undefined;
+  // js-yaml turns a complex key (`? [a, b]: x`, `[a, b]: x`) into the string "a,b" where the positioned reader
+  // refuses it; leave anything like one to the positioned reader so that both decide alike.
+  if (/^\s*\?(\s|$)|[{,]\s*\?\s|(^|[{,-])\s*[[{][^\n]{0,200}[\]}]\s*:(\s|$)/m.test(text)) return undefined;
   let docs: unknown[];
   try {
     docs = [];

@@ -14,6 +14,12 @@ export type YScalar = {
   readonly text: string;
   readonly quoted: boolean;
   readonly pos: SourcePosition;
+  /**
+   * The scalar's source (block header and quotes included) when it spans several lines, so that an offset into
+   * its folded value can be traced back to a line and column (a condition written with `>`). Undefined on one
+   * line, where `pos` plus the offset is exact.
+   */
+  readonly raw?: string;
 };
 export type YMapEntry = { readonly key: string; readonly keyPos: SourcePosition; readonly value: YNode };
 export type YMap = { readonly kind: "map"; readonly entries: readonly YMapEntry[]; readonly pos: SourcePosition };
@@ -49,7 +55,11 @@ export function readYamlDocuments(text: string, sink: DiagnosticSink): YDocument
     const start = doc.range[0];
     const source = text.slice(start, doc.range[2]);
     if (doc.contents === null) continue;
-    const root = convert(doc.contents, doc, at, sink, 0);
+    // A node the converter had to leave out (an alias without anchor, a complex key, too deep) would silently
+    // change the rule — a selection losing its only field matches everything — so the document is dropped.
+    const before = sink.items.length;
+    const root = convert(doc.contents, doc, at, text, sink, 0);
+    if (sink.items.slice(before).some((d) => d.severity === "error")) continue;
     out.push({ root, pos: at(start), text: source });
   }
   return out;
@@ -59,15 +69,21 @@ function convert(
   node: unknown,
   doc: Document.Parsed,
   at: (offset: number) => SourcePosition,
+  source: string,
   sink: DiagnosticSink,
   depth: number,
 ): YNode | undefined {
   if (depth > MAX_DEPTH) {
-    sink.error("R3_YAML_TOO_DEEP", `YAML nested deeper than ${MAX_DEPTH} levels`, undefined);
+    sink.error("R3_YAML_TOO_DEEP", `YAML nested deeper than ${MAX_DEPTH} levels`, at(startOf(node)));
     return undefined;
   }
   if (isAlias(node)) {
-    return convert(node.resolve(doc), doc, at, sink, depth + 1);
+    const target = node.resolve(doc);
+    if (target === undefined) {
+      sink.error("R3_YAML_SYNTAX", `alias *${node.source} refers to no anchor`, at(node.range?.[0] ?? 0));
+      return undefined;
+    }
+    return convert(target, doc, at, source, sink, depth + 1);
   }
   if (isScalar(node)) {
     const pos = at(node.range?.[0] ?? 0);
@@ -79,6 +95,8 @@ function convert(
       return { kind: "scalar", value: text, text, quoted, pos };
     }
     const text = typeof v === "string" ? v : (node.source ?? String(v));
+    const raw = node.range ? source.slice(node.range[0], node.range[1]) : "";
+    if (raw.includes("\n")) return { kind: "scalar", value: v, text, quoted, pos, raw };
     return { kind: "scalar", value: v, text, quoted, pos };
   }
   if (isMap(node)) {
@@ -91,7 +109,7 @@ function convert(
         sink.error("R3_YAML_KEY", "mapping keys must be plain scalars", keyPos);
         continue;
       }
-      const value = pair.value === null ? nullAt(keyPos) : convert(pair.value, doc, at, sink, depth + 1);
+      const value = pair.value === null ? nullAt(keyPos) : convert(pair.value, doc, at, source, sink, depth + 1);
       if (value !== undefined) entries.push({ key, keyPos, value });
     }
     return { kind: "map", entries, pos: at(node.range?.[0] ?? 0) };
@@ -99,12 +117,17 @@ function convert(
   if (isSeq(node)) {
     const items: YNode[] = [];
     for (const item of node.items) {
-      const value = item === null ? nullAt(at(node.range?.[0] ?? 0)) : convert(item, doc, at, sink, depth + 1);
+      const value = item === null ? nullAt(at(node.range?.[0] ?? 0)) : convert(item, doc, at, source, sink, depth + 1);
       if (value !== undefined) items.push(value);
     }
     return { kind: "seq", items, pos: at(node.range?.[0] ?? 0) };
   }
+  sink.error("R3_YAML_SYNTAX", "unsupported YAML node", at(startOf(node)));
   return undefined;
+}
+
+function startOf(node: unknown): number {
+  return (node as { range?: readonly number[] } | null)?.range?.[0] ?? 0;
 }
 
 function keyText(value: unknown, source: string | undefined): string {

@@ -78,7 +78,6 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
     } catch (error) {
       throw new EvtxReadError(this.path, error);
     }
-    let pool: ChunkWorkerPool | null = null;
     try {
       const size = await this.size(file);
       const header = parseFileHeader(await this.read(file, 0, FILE_HEADER_BLOCK_SIZE, size));
@@ -86,7 +85,7 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
       const chunks = size > FILE_HEADER_BLOCK_SIZE ? Math.ceil((size - FILE_HEADER_BLOCK_SIZE) / CHUNK_SIZE) : 0;
       this.summary.chunks = chunks;
       const workers = workerCount(this.options.workers ?? "auto", chunks);
-      pool = workers > 0 ? new ChunkWorkerPool(workers) : null;
+      const pool = workers > 0 ? ChunkWorkerPool.shared(workers) : null;
       // Parsing runs ahead of the consumer by at most this many chunks: memory stays bounded whatever the file size.
       const window = pool === null ? 1 : workers * 2;
       const inFlight = new Map<number, Promise<ChunkParseResult>>();
@@ -109,7 +108,6 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
         }
       }
     } finally {
-      await pool?.close();
       await file.close();
     }
   }
@@ -169,6 +167,8 @@ type Pending = { readonly job: ChunkJob; readonly resolve: (result: ChunkJobResu
 
 type Slot = { readonly worker: Worker; current: Pending | null; dead: boolean };
 
+const sharedPools = new Map<number, ChunkWorkerPool>();
+
 /**
  * A small fixed set of chunk-parsing workers. `run` never rejects: a worker that throws or dies answers its job with
  * `{ error }` (the reader then parses that chunk itself), and the pool goes on with the workers it has left.
@@ -179,6 +179,18 @@ export class ChunkWorkerPool {
 
   constructor(size: number) {
     for (let i = 0; i < size; i++) this.spawn();
+  }
+
+  /**
+   * The process-wide pool of `size` workers. Starting a worker (and loading the parser in it) costs far more than
+   * parsing a chunk, so pools outlive readers; their workers are unref'd and never keep the process alive.
+   */
+  static shared(size: number): ChunkWorkerPool {
+    const existing = sharedPools.get(size);
+    if (existing !== undefined && existing.alive > 0) return existing;
+    const pool = new ChunkWorkerPool(size);
+    sharedPools.set(size, pool);
+    return pool;
   }
 
   get alive(): number {
@@ -194,11 +206,6 @@ export class ChunkWorkerPool {
       this.queue.push({ job, resolve });
       this.pump();
     });
-  }
-
-  async close(): Promise<void> {
-    for (const pending of this.queue.splice(0)) pending.resolve({ id: pending.job.id, error: "pool closed" });
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
   private spawn(): void {

@@ -247,7 +247,8 @@ function put(doc: Doc, path: string, value: unknown): boolean {
       return false;
     }
   }
-  if (isPlainObject(node[last]) && isPlainObject(value)) Object.assign(node[last] as Doc, value);
+  const existing = node[last];
+  if (isPlainObject(existing) && isPlainObject(value)) Object.assign(existing, value);
   else node[last] = value;
   return true;
 }
@@ -312,7 +313,13 @@ function hashes(value: FieldValue, context: Context, owner: string | undefined):
     const eq = part.indexOf("=");
     const leaf = eq < 0 ? undefined : HASH_FIELDS[part.slice(0, eq).trim().toUpperCase()];
     if (leaf === undefined) return false;
-    parsed.push([`${owner}.${leaf}`, part.slice(eq + 1).trim().toLowerCase()]);
+    parsed.push([
+      `${owner}.${leaf}`,
+      part
+        .slice(eq + 1)
+        .trim()
+        .toLowerCase(),
+    ]);
   }
   for (const [path, digest] of parsed) put(context.doc, path, digest);
   return parsed.length > 0;

@@ -143,7 +143,10 @@ const registryNewName = {
 
 /** Fields Windows PowerShell "classic" events carry: unnamed `<Data>` items, read as one list. */
 const psClassic = {
-  Data: { kind: "string", meaning: "The event's unnamed data items (engine state, provider, `HostApplication=…` text)" },
+  Data: {
+    kind: "string",
+    meaning: "The event's unnamed data items (engine state, provider, `HostApplication=…` text)",
+  },
 } as const;
 
 /** Kernel-File ETW (Microsoft-Windows-Kernel-File), which ring3 reads for file_access and file_rename. */

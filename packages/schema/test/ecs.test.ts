@@ -90,7 +90,7 @@ type Json = Record<string, unknown>;
 const at = (doc: Json, path: string): unknown =>
   path.split(".").reduce<unknown>((node, key) => (node as Json | undefined)?.[key], doc);
 
-test("maps a Sysmon process_creation event to nested ECS", () => {
+void test("maps a Sysmon process_creation event to nested ECS", () => {
   const doc = toEcs(processCreation);
   const expect: Record<string, unknown> = {
     "@timestamp": "2025-03-14T09:26:53.589Z",
@@ -135,7 +135,7 @@ test("maps a Sysmon process_creation event to nested ECS", () => {
   );
 });
 
-test("maps a Sysmon network_connection event", () => {
+void test("maps a Sysmon network_connection event", () => {
   const doc = toEcs(networkConnection);
   const expect: Record<string, unknown> = {
     "event.category": ["network"],
@@ -158,7 +158,7 @@ test("maps a Sysmon network_connection event", () => {
   assert.equal(at(doc, "destination.domain"), "-");
 });
 
-test("registry, dns, image load and Security-style hex ids", () => {
+void test("registry, dns, image load and Security-style hex ids", () => {
   const base = { id: "x", time: "2025-01-01T00:00:00.000Z", host: "h" };
   const registry = toEcs({
     ...base,
@@ -204,7 +204,7 @@ test("registry, dns, image load and Security-style hex ids", () => {
   assert.equal(at(security, "ring3.fields.Hashes"), "TLSH=T1AB", "an unknown algorithm keeps the raw value");
 });
 
-test("nothing is lost: unmapped and UserData fields nest under ring3.fields", () => {
+void test("nothing is lost: unmapped and UserData fields nest under ring3.fields", () => {
   const doc = toEcs({
     id: "x",
     time: "2025-01-01T00:00:00.000Z",
@@ -225,7 +225,7 @@ test("nothing is lost: unmapped and UserData fields nest under ring3.fields", ()
   assert.equal(at(doc, "event.dataset"), "windows.system");
 });
 
-test("golden ECS document of a Sysmon process_creation event", () => {
+void test("golden ECS document of a Sysmon process_creation event", () => {
   const actual = toEcs(processCreation);
   if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(GOLDEN, `${JSON.stringify(actual, null, 2)}\n`);
   const golden = JSON.parse(readFileSync(GOLDEN, "utf8")) as unknown;

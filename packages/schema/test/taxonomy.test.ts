@@ -70,11 +70,11 @@ function readLogsourceJson(): LogsourceJson | undefined {
   return existsSync(LOGSOURCE_JSON) ? (JSON.parse(readFileSync(LOGSOURCE_JSON, "utf8")) as LogsourceJson) : undefined;
 }
 
-test("declares every Windows category ring3 produces or reads", () => {
+void test("declares every Windows category ring3 produces or reads", () => {
   for (const category of REQUIRED_WINDOWS) assert.ok(categoryFields(category), `missing ${category}`);
 });
 
-test("every field has a value kind and a one-line meaning", () => {
+void test("every field has a value kind and a one-line meaning", () => {
   const specs: [string, CategorySpec][] = [
     ["windows system", WINDOWS_SYSTEM_FIELDS],
     ...Object.entries(WINDOWS_TAXONOMY).map(([c, s]): [string, CategorySpec] => [`windows ${c}`, s]),
@@ -89,7 +89,7 @@ test("every field has a value kind and a one-line meaning", () => {
   }
 });
 
-test("covers every Windows field SigmaHQ's logsource.json lists (legit and addon)", (t) => {
+void test("covers every Windows field SigmaHQ's logsource.json lists (legit and addon)", (t) => {
   const json = readLogsourceJson();
   if (json === undefined) {
     t.skip(`SigmaHQ logsource.json not found at ${LOGSOURCE_JSON} (set RING3_SHARED_DATA)`);
@@ -118,7 +118,7 @@ test("covers every Windows field SigmaHQ's logsource.json lists (legit and addon
   }
 });
 
-test("covers every Linux field SigmaHQ's logsource.json lists", (t) => {
+void test("covers every Linux field SigmaHQ's logsource.json lists", (t) => {
   const json = readLogsourceJson();
   if (json === undefined) {
     t.skip(`SigmaHQ logsource.json not found at ${LOGSOURCE_JSON} (set RING3_SHARED_DATA)`);
@@ -130,7 +130,7 @@ test("covers every Linux field SigmaHQ's logsource.json lists", (t) => {
   }
 });
 
-test("categoryFields and isKnownField", () => {
+void test("categoryFields and isKnownField", () => {
   assert.equal(categoryFields("process_creation")?.["CommandLine"]?.kind, "string");
   assert.equal(categoryFields("network_connection")?.["DestinationIp"]?.kind, "ip");
   assert.equal(categoryFields("process_creation", "linux")?.["GrandParentImage"], undefined);
@@ -143,7 +143,7 @@ test("categoryFields and isKnownField", () => {
   assert.ok(!isKnownField("no_such_category", "Image"));
 });
 
-test("field types are derived from the data", () => {
+void test("field types are derived from the data", () => {
   const process: ProcessCreationFields = { Image: "C:\\Windows\\System32\\cmd.exe", ProcessId: 4242 };
   const connection: NetworkConnectionFields = { DestinationIp: "10.0.0.1", DestinationPort: 443, Initiated: true };
   // @ts-expect-error ProcessId is a number in the taxonomy

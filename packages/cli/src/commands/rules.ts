@@ -18,12 +18,20 @@ const USAGE = `Usage:
 
 type Common = { paths: string[]; json: boolean; placeholders: string | undefined };
 
-function parse(args: readonly string[], extra: Record<string, { type: "string" }>) {
-  return parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: { json: { type: "boolean" }, placeholders: { type: "string" }, help: { type: "boolean" }, ...extra },
-  });
+const OPTIONS = {
+  json: { type: "boolean" },
+  placeholders: { type: "string" },
+  help: { type: "boolean" },
+  sample: { type: "string" },
+  logsources: { type: "string" },
+} as const;
+
+function parse(args: readonly string[], allowed: readonly (keyof typeof OPTIONS)[]) {
+  const parsed = parseArgs({ args: [...args], allowPositionals: true, options: OPTIONS });
+  for (const name of Object.keys(parsed.values)) {
+    if (!(allowed as readonly string[]).includes(name)) throw new TypeError(`unknown option '--${name}'`);
+  }
+  return parsed;
 }
 
 async function load(common: Common, io: CliIo): Promise<LoadResult | undefined> {
@@ -47,7 +55,7 @@ function byCode(diagnostics: readonly Diagnostic[]): Map<string, Diagnostic[]> {
 }
 
 async function check(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, {});
+  const { values, positionals } = parse(args, ["json", "placeholders", "help"]);
   if (values.help === true || positionals.length === 0) {
     io.stdout.write(USAGE);
     return positionals.length === 0 && values.help !== true ? ExitCode.usage : ExitCode.ok;
@@ -90,7 +98,7 @@ async function check(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function test(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { sample: { type: "string" }, logsources: { type: "string" } });
+  const { values, positionals } = parse(args, ["json", "placeholders", "help", "sample", "logsources"]);
   if (values.help === true || positionals.length === 0) {
     io.stdout.write(USAGE);
     return positionals.length === 0 && values.help !== true ? ExitCode.usage : ExitCode.ok;
@@ -130,8 +138,15 @@ export const rulesCommand: CliCommand = {
   usage: USAGE,
   async run(args, io) {
     const [sub, ...rest] = args;
-    if (sub === "check") return check(rest, io);
-    if (sub === "test") return test(rest, io);
+    try {
+      if (sub === "check") return await check(rest, io);
+      if (sub === "test") return await test(rest, io);
+    } catch (error) {
+      // parseArgs rejects unknown flags with a TypeError: that is a usage error, not a crash.
+      if (!(error instanceof TypeError)) throw error;
+      io.stderr.write(`ring3 rules: ${error.message}\n\n${USAGE}`);
+      return ExitCode.usage;
+    }
     io.stderr.write(sub === undefined ? USAGE : `ring3 rules: unknown subcommand '${sub}'\n\n${USAGE}`);
     return ExitCode.usage;
   },

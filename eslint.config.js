@@ -18,7 +18,11 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": [
         "error",
         // node:test registers and awaits its own tests; everything else must be awaited or voided.
-        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] },
+          ],
+        },
       ],
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/await-thenable": "error",
@@ -28,14 +32,20 @@ export default tseslint.config(
         "error",
         { selector: "interface", format: ["PascalCase"], custom: { regex: "^I[A-Z]", match: false } },
       ],
-      "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use `as const` unions, not enums." }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "TSEnumDeclaration", message: "Use `as const` unions, not enums." },
+      ],
     },
   },
   {
     // Portable packages run in the agent, the server, the CLI and the browser alike.
     files: ["packages/schema/src/**", "packages/detection/src/**", "packages/protocol/src/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*"], message: "Portable packages must not use node:* modules." }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["node:*"], message: "Portable packages must not use node:* modules." }] },
+      ],
       "no-restricted-globals": ["error", "process", "Buffer", "window", "document", "require", "__dirname"],
     },
   },

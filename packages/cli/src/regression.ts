@@ -108,7 +108,11 @@ async function readInfo(path: string): Promise<TestInfo[] | string> {
     if (typeof p !== "string") return `${path}: a test has no path`;
     const count = info["match_count"];
     const type = info["type"];
-    out.push({ type: typeof type === "string" ? type : "evtx", path: p, matchCount: typeof count === "number" ? count : 1 });
+    out.push({
+      type: typeof type === "string" ? type : "evtx",
+      path: p,
+      matchCount: typeof count === "number" ? count : 1,
+    });
   }
   return out;
 }

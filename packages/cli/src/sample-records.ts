@@ -21,6 +21,9 @@ export async function readSampleRecords(
     const parsed = parseConcatenatedJson(await readFile(path, "utf8"));
     return { records: parsed.values, problems: parsed.errors.map((e) => `${path}: ${e}`) };
   } catch (error) {
-    return { records: [], problems: [`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`] };
+    return {
+      records: [],
+      problems: [`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`],
+    };
   }
 }

@@ -4,7 +4,15 @@ import type { Diagnostic, WindowsLogsourceMap } from "@ring3/detection";
 import { mergeWindowsLogsourceMaps, parseWindowsLogsourceMap } from "@ring3/detection";
 
 /** The channel/event-ID → logsource map ring3 ships; users extend it with `--logsources <file>`. */
-export const SHIPPED_WINDOWS_LOGSOURCES = resolve(import.meta.dirname, "..", "..", "..", "content", "logsources", "windows.yaml");
+export const SHIPPED_WINDOWS_LOGSOURCES = resolve(
+  import.meta.dirname,
+  "..",
+  "..",
+  "..",
+  "content",
+  "logsources",
+  "windows.yaml",
+);
 
 export async function loadWindowsLogsourceMap(
   extension: string | undefined,

@@ -3,7 +3,10 @@ import type { CliIo } from "../src/cli-io.ts";
 import { main } from "../src/main.ts";
 
 /** Runs `ring3 …` in-process with captured output. */
-export async function runCli(args: readonly string[], cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: readonly string[],
+  cwd = process.cwd(),
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
   const sink = (append: (s: string) => void): Writable =>

@@ -38,15 +38,17 @@ test("rules test reports a failing rule and exits 1", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "ring3-regression-"));
   try {
     symlinkSync(join(shared, "sigma", "regression_data"), join(dir, "regression_data"));
-    const info =
-      "regression_data/rules/windows/process_creation/proc_creation_win_bitsadmin_download/info.yml";
+    const info = "regression_data/rules/windows/process_creation/proc_creation_win_bitsadmin_download/info.yml";
     writeFileSync(
       join(dir, "never.yml"),
       `title: Never matches\nid: 33333333-3333-4333-8333-333333333333\nlogsource:\n    category: process_creation\n    product: windows\ndetection:\n    selection:\n        Image|endswith: '\\\\no-such-binary.exe'\n    condition: selection\nregression_tests_path: ${info}\n`,
     );
     const r = await runCli(["rules", "test", "--sample", "json", dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /FAIL 33333333-3333-4333-8333-333333333333 Never matches \(0\/1 matches\) — fewer matches than expected/);
+    assert.match(
+      r.stdout,
+      /FAIL 33333333-3333-4333-8333-333333333333 Never matches \(0\/1 matches\) — fewer matches than expected/,
+    );
     assert.match(r.stdout, /^0 passed, 1 failed$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -64,7 +64,15 @@ function benign(event: Event, n: number): Event {
     return seed % k;
   };
   const vendors = ["Contoso", "Fabrikam", "Northwind", "Litware", "Tailspin"];
-  const words = ["--update", "/quiet", "-config", "sync", "report.xlsx", "--profile=default", "C:\\Users\\alice\\Documents"];
+  const words = [
+    "--update",
+    "/quiet",
+    "-config",
+    "sync",
+    "report.xlsx",
+    "--profile=default",
+    "C:\\Users\\alice\\Documents",
+  ];
   const app = `C:\\Program Files\\${vendors[rand(vendors.length)] ?? "Contoso"}\\app${rand(500)}\\tool${rand(50)}.exe`;
   const fields: Record<string, Event["fields"][string]> = { ...event.fields };
   for (const key of Object.keys(fields)) {

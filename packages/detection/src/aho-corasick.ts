@@ -153,6 +153,15 @@ export class AhoCorasickMatcher {
     }
   }
 
+  /** Whether any literal occurs in `input`. */
+  contains(input: string): boolean {
+    let found = false;
+    this.scan(input, () => {
+      found = true;
+    });
+    return found;
+  }
+
   private report(state: number, hit: (id: number) => void): void {
     let s = state;
     while (s > 0) {

@@ -3,6 +3,8 @@ import { identifierPatternMatches, isConditionError, parseCondition } from "./co
 import type { DiagnosticSink } from "./diagnostics.ts";
 import type { EventView } from "./event-view.ts";
 import type { CompiledField, CompileOptions, FieldMatch } from "./field-matcher.ts";
+import type { FieldOp } from "./value-test.ts";
+import { fieldMatches } from "./value-test.ts";
 import { compileField } from "./field-matcher.ts";
 import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
 
@@ -10,6 +12,7 @@ import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
 export type CompiledSearch = {
   readonly name: string;
   readonly alternatives: readonly (readonly CompiledField[])[];
+  readonly op: CondOp;
   readonly test: (view: EventView) => boolean;
 };
 
@@ -66,16 +69,17 @@ export function compileDetection(
     conditions.push({ node, text });
   }
   if (!ok) return undefined;
-  const evaluators = conditions.map((c) => compileCondition(c.node, searches));
-  const test: Evaluator =
-    evaluators.length === 1 && evaluators[0] !== undefined ? evaluators[0] : (view) => evaluators.some((e) => e(view));
+  const ops = conditions.map((c) => compileCondition(c.node, searches));
+  // Spec: a list of conditions is ORed.
+  const root: CondOp = ops.length === 1 && ops[0] !== undefined ? ops[0] : condOp(C.or, { items: ops });
+  const test: Evaluator = (view) => evalCond(root, view);
   const atomSets = conditions.map((c) => conditionAtoms(c.node, searches));
   const atoms = atomSets.some((a) => a === undefined) ? undefined : atomSets.flatMap((a) => a ?? []);
   return {
     test,
     atoms,
     explain: (view) => {
-      const matched = conditions.find((_, i) => evaluators[i]?.(view) === true) ?? conditions[0];
+      const matched = conditions.find((_, i) => ops[i] !== undefined && evalCond(ops[i], view)) ?? conditions[0];
       const names = matched === undefined ? [] : referencedSearches(matched.node, searches);
       const selections = names
         .map((name) => searches.get(name))
@@ -112,21 +116,8 @@ function conditionPos(text: ConditionText, offset: number): { line: number; col:
 }
 
 function compileSearch(name: string, alternatives: CompiledField[][]): CompiledSearch {
-  const groups = alternatives.map((fields): Evaluator => {
-    if (fields.length === 1 && fields[0] !== undefined) return fields[0].test;
-    return (view) => {
-      for (const f of fields) if (!f.test(view)) return false;
-      return true;
-    };
-  });
-  const test: Evaluator =
-    groups.length === 1 && groups[0] !== undefined
-      ? groups[0]
-      : (view) => {
-          for (const g of groups) if (g(view)) return true;
-          return false;
-        };
-  return { name, alternatives, test };
+  const op = condOp(C.search, { groups: alternatives.map((fields) => fields.map((f) => f.op)) });
+  return { name, alternatives, op, test: (view) => evalCond(op, view) };
 }
 
 function explainSearch(search: CompiledSearch, view: EventView): FieldMatch[] {
@@ -172,44 +163,70 @@ function checkReferences(
   }
 }
 
-function compileCondition(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): Evaluator {
-  switch (node.t) {
-    case "and": {
-      const items = node.items.map((i) => compileCondition(i, searches));
-      return (view) => {
-        for (const e of items) if (!e(view)) return false;
-        return true;
-      };
-    }
-    case "or": {
-      const items = node.items.map((i) => compileCondition(i, searches));
-      return (view) => {
-        for (const e of items) if (e(view)) return true;
-        return false;
-      };
-    }
-    case "not": {
-      const inner = compileCondition(node.item, searches);
-      return (view) => !inner(view);
-    }
-    case "id": {
-      const search = searches.get(node.name);
-      return search === undefined ? () => false : search.test;
-    }
-    case "of": {
-      const items = resolvePattern(node.pattern, searches).map((n) => searches.get(n)?.test ?? (() => false));
-      if (node.quantifier === "all") {
-        return (view) => {
-          for (const e of items) if (!e(view)) return false;
-          return true;
-        };
+/** Condition operators, evaluated by `evalCond` (see value-test.ts for why tests are data, not closures). */
+const C = { and: 0, or: 1, not: 2, search: 3, atLeast: 4, never: 5 } as const;
+type CondKind = (typeof C)[keyof typeof C];
+
+type CondOp = {
+  readonly kind: CondKind;
+  readonly items: readonly CondOp[];
+  /** atLeast: how many items must hold. */
+  readonly need: number;
+  /** search: an OR of AND-groups of field tests. */
+  readonly groups: readonly (readonly FieldOp[])[];
+};
+
+function condOp(kind: CondKind, init: Partial<Omit<CondOp, "kind">> = {}): CondOp {
+  return { kind, items: init.items ?? [], need: init.need ?? 0, groups: init.groups ?? [] };
+}
+
+function evalCond(op: CondOp, view: EventView): boolean {
+  switch (op.kind) {
+    case C.and:
+      for (const item of op.items) if (!evalCond(item, view)) return false;
+      return true;
+    case C.or:
+      for (const item of op.items) if (evalCond(item, view)) return true;
+      return false;
+    case C.not:
+      return !evalCond(op.items[0] as CondOp, view);
+    case C.search:
+      for (const group of op.groups) {
+        let all = true;
+        for (const f of group) {
+          if (!fieldMatches(f, view)) {
+            all = false;
+            break;
+          }
+        }
+        if (all) return true;
       }
-      const need = node.quantifier;
-      return (view) => {
-        let count = 0;
-        for (const e of items) if (e(view) && ++count >= need) return true;
-        return false;
-      };
+      return false;
+    case C.atLeast: {
+      let count = 0;
+      for (const item of op.items) if (evalCond(item, view) && ++count >= op.need) return true;
+      return op.need === 0;
+    }
+    case C.never:
+      return false;
+  }
+}
+
+function compileCondition(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): CondOp {
+  switch (node.t) {
+    case "and":
+      return condOp(C.and, { items: node.items.map((i) => compileCondition(i, searches)) });
+    case "or":
+      return condOp(C.or, { items: node.items.map((i) => compileCondition(i, searches)) });
+    case "not":
+      return condOp(C.not, { items: [compileCondition(node.item, searches)] });
+    case "id":
+      return searches.get(node.name)?.op ?? condOp(C.never);
+    case "of": {
+      const items = resolvePattern(node.pattern, searches).map((n) => searches.get(n)?.op ?? condOp(C.never));
+      if (node.quantifier === "all") return condOp(C.and, { items });
+      if (node.quantifier === 1) return condOp(C.or, { items });
+      return condOp(C.atLeast, { items, need: node.quantifier });
     }
   }
 }

@@ -124,7 +124,8 @@ export function parseCondition(text: string): ConditionNode | ConditionParseErro
   try {
     const node = parseOr();
     const rest = peek();
-    if (rest !== undefined) return { message: `unexpected '${rest.text}' after a complete condition`, offset: rest.offset };
+    if (rest !== undefined)
+      return { message: `unexpected '${rest.text}' after a complete condition`, offset: rest.offset };
     return node;
   } catch (error) {
     if (error instanceof Fail) return error.error;

@@ -103,7 +103,8 @@ export const MAX_EXPANSION = 4096;
 
 /**
  * Expands each flag-like dash into all five variants. Like pySigma (`\B[-/]\b`), only a dash that starts a
- * word counts — `/c` and ` -enc` expand, `Set-Item` and `C:/path` do not.
+ * word counts — `/c` and ` -enc` expand, `Set-Item` and `C:/path` do not. Unlike pySigma, a rule may write
+ * any of the five (spec: "converts the aforementioned characters interchangeably").
  */
 export function windashModifier(s: SigmaString): SigmaString[] | EncodingError {
   const slots: { part: number; index: number }[] = [];
@@ -111,7 +112,7 @@ export function windashModifier(s: SigmaString): SigmaString[] | EncodingError {
     if (typeof part !== "string") return;
     for (let i = 0; i < part.length; i += 1) {
       const c = part[i] ?? "";
-      if (c !== "-" && c !== "/") continue;
+      if (!(WINDASH_CHARACTERS as readonly string[]).includes(c)) continue;
       const before = i === 0 ? "" : (part[i - 1] ?? "");
       const after = part[i + 1] ?? "";
       if (!WORD.test(before) && WORD.test(after)) slots.push({ part: pi, index: i });
@@ -129,7 +130,12 @@ export function windashModifier(s: SigmaString): SigmaString[] | EncodingError {
       if (Array.isArray(chars)) chars[slot.index] = WINDASH_CHARACTERS[k % WINDASH_CHARACTERS.length] ?? "-";
       k = Math.floor(k / WINDASH_CHARACTERS.length);
     }
-    out.push(withParts(s, parts.map((p) => (Array.isArray(p) ? p.join("") : p))));
+    out.push(
+      withParts(
+        s,
+        parts.map((p) => (Array.isArray(p) ? p.join("") : p)),
+      ),
+    );
   }
   return out;
 }

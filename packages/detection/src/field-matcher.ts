@@ -19,6 +19,8 @@ import type { SigmaString } from "./sigma-string.ts";
 import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./sigma-string.ts";
 import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
+import type { FieldOp, ValueTest } from "./value-test.ts";
+import { fieldMatches, fieldOp, foldList, FT, readValues, valueMatches, valueTest, VT } from "./value-test.ts";
 import type { YScalar } from "./yaml-tree.ts";
 
 export type CompileOptions = {
@@ -40,6 +42,8 @@ export type CompiledField = {
   /** undefined for keyword searches. */
   readonly field: string | undefined;
   readonly modifiers: readonly string[];
+  /** The test as data, run by `fieldMatches` on the hot path; `test` is the same as a function. */
+  readonly op: FieldOp;
   readonly test: (view: EventView) => boolean;
   readonly explain: (view: EventView) => FieldMatch;
   /**
@@ -49,17 +53,13 @@ export type CompiledField = {
   readonly literals: readonly string[] | undefined;
 };
 
-/** A test on one string value; `input` is lower-cased unless the comparison is case-sensitive. */
-type ValueTest = {
-  readonly pattern: string;
-  readonly test: (input: string) => boolean;
-  /** Lower-cased literals of which one must occur in the value for the test to pass (undefined: none known). */
-  readonly literals: readonly string[] | undefined;
-};
-
 const KEYWORD_FIELD = "(keywords)";
 
-export function compileField(spec: FieldSpec, options: CompileOptions, sink: DiagnosticSink): CompiledField | undefined {
+export function compileField(
+  spec: FieldSpec,
+  options: CompileOptions,
+  sink: DiagnosticSink,
+): CompiledField | undefined {
   const mods = spec.modifiers;
   for (const m of mods) {
     if (!MODIFIERS.has(m)) {
@@ -127,12 +127,14 @@ function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): Com
   }
   const want = v.value;
   const field = spec.field;
+  // Spec: "this only verifies the presence of a field, not its value, be it empty or null".
+  const op = fieldOp(want ? FT.exists : FT.absent, field);
   return {
     field,
     modifiers: spec.modifiers,
+    op,
     literals: undefined,
-    // Spec: "this only verifies the presence of a field, not its value, be it empty or null".
-    test: (view) => (view.value(field) !== undefined) === want,
+    test: (view) => fieldMatches(op, view),
     explain: (view) => ({
       field: name,
       modifiers: spec.modifiers,
@@ -145,16 +147,13 @@ function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): Com
 /** `Field: null` matches when the field is absent, null or empty (EVTX writes empty data as null or ""). */
 function compileNull(spec: FieldSpec, name: string): CompiledField {
   const field = spec.field;
-  const isNull = (view: EventView): boolean => {
-    if (field === undefined) return false;
-    const values = view.strings(field);
-    return values === undefined || values.length === 0 || values.every((s) => s === "");
-  };
+  const op = fieldOp(FT.isNull, field);
   return {
     field,
     modifiers: spec.modifiers,
+    op,
     literals: undefined,
-    test: isNull,
+    test: (view) => fieldMatches(op, view),
     explain: () => ({ field: name, modifiers: spec.modifiers, patterns: ["null"], values: [] }),
   };
 }
@@ -168,7 +167,7 @@ function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: Diagnos
   for (const v of spec.values) {
     try {
       const re = RE2JS.compile(v.text, bits);
-      out.push([{ pattern: v.text, test: (input) => re.test(input), literals: requiredRegexLiterals(v.text) }]);
+      out.push([valueTest(VT.regex, v.text, requiredRegexLiterals(v.text), { regex: re })]);
     } catch (error) {
       // RE2 has no backreferences or lookaround: such a rule cannot run in linear time, so it is refused.
       sink.error(
@@ -190,7 +189,7 @@ function compileCidrs(spec: FieldSpec, sink: DiagnosticSink): ValueTest[][] | un
       sink.error("R3_MODIFIER_BAD_CIDR", `'${v.text}' is not an IPv4 or IPv6 network`, v.pos);
       return undefined;
     }
-    out.push([{ pattern: v.text, test: (input) => networkContains(network, input), literals: undefined }]);
+    out.push([valueTest(VT.fn, v.text, undefined, { fn: (input) => networkContains(network, input) })]);
   }
   return out;
 }
@@ -237,21 +236,24 @@ function compileNumeric(
             return date === undefined ? undefined : timePart(date, timeModifier);
           };
     out.push([
-      {
-        pattern: `${comparison ?? "="} ${v.text}`,
-        test: (input) => {
+      valueTest(VT.fn, `${comparison ?? "="} ${v.text}`, undefined, {
+        fn: (input) => {
           const n = extract(input);
           return n !== undefined && compare(n);
         },
-        literals: undefined,
-      },
+      }),
     ]);
   }
   return out;
 }
 
 /** Spec: "A field reference can be used to compare fields of matched events directly at query/matching time." */
-function compileFieldRef(spec: FieldSpec, name: string, cased: boolean, sink: DiagnosticSink): CompiledField | undefined {
+function compileFieldRef(
+  spec: FieldSpec,
+  name: string,
+  cased: boolean,
+  sink: DiagnosticSink,
+): CompiledField | undefined {
   const field = spec.field;
   if (field === undefined) {
     sink.error("R3_MODIFIER_BAD_VALUE", "'fieldref' needs a field on the left", spec.pos);
@@ -289,11 +291,14 @@ function compileFieldRef(spec: FieldSpec, name: string, cased: boolean, sink: Di
   };
   const test = (view: EventView): boolean => {
     if (neq) return view.value(field) !== undefined && refs.every((r) => refMatches(view, r) === undefined);
-    return all ? refs.every((r) => refMatches(view, r) !== undefined) : refs.some((r) => refMatches(view, r) !== undefined);
+    return all
+      ? refs.every((r) => refMatches(view, r) !== undefined)
+      : refs.some((r) => refMatches(view, r) !== undefined);
   };
   return {
     field,
     modifiers: spec.modifiers,
+    op: fieldOp(FT.fn, field, { fn: test }),
     literals: undefined,
     test,
     explain: (view) => ({
@@ -341,7 +346,11 @@ function compileStrings(
       }
       values = next;
       if (values.length > MAX_EXPANSION) {
-        sink.error("R3_MODIFIER_EXPANSION_TOO_LARGE", `modifiers expand one value into ${values.length} variants`, spec.pos);
+        sink.error(
+          "R3_MODIFIER_EXPANSION_TOO_LARGE",
+          `modifiers expand one value into ${values.length} variants`,
+          spec.pos,
+        );
         return undefined;
       }
     }
@@ -446,68 +455,30 @@ function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const norm = (p: string): string => (cased ? p : p.toLowerCase());
   const parts = s.parts.map((p) => (typeof p === "string" ? norm(p) : p));
   const pattern = formatSigmaString(s);
-  const literals = parts.filter((p): p is string => typeof p === "string");
-  const longest = literals.reduce((a, b) => (b.length > a.length ? b : a), "");
-  const literal = longest === "" ? undefined : cased ? longest.toLowerCase() : longest;
-  const make = (test: (input: string) => boolean): ValueTest => ({
-    pattern,
-    test,
-    literals: literal === undefined ? undefined : [literal],
-  });
+  const segments = parts.filter((p): p is string => typeof p === "string");
+  const longest = segments.reduce((a, b) => (b.length > a.length ? b : a), "");
+  const literals = longest === "" ? undefined : [cased ? longest.toLowerCase() : longest];
   const [a, b, c] = parts;
-  if (parts.length === 0) return make((input) => input === "");
+  if (parts.length === 0) return valueTest(VT.empty, pattern, undefined);
   if (parts.includes(QMARK)) {
     let source = "^";
     for (const p of parts) source += p === STAR ? ".*" : p === QMARK ? "." : escapeRegex(p);
-    const re = RE2JS.compile(`${source}$`, RE2JS.DOTALL);
-    return make((input) => re.test(input));
+    return valueTest(VT.regex, pattern, literals, { regex: RE2JS.compile(`${source}$`, RE2JS.DOTALL) });
   }
   if (parts.length === 1) {
-    if (a === STAR) return make(() => true);
-    const lit = a as string;
-    return make((input) => input === lit);
+    if (a === STAR) return valueTest(VT.always, pattern, undefined);
+    return valueTest(VT.equals, pattern, literals, { lit: a as string });
   }
   if (parts.length === 2) {
-    if (a === STAR) {
-      const lit = b as string;
-      return make((input) => input.endsWith(lit));
-    }
-    const lit = a as string;
-    return make((input) => input.startsWith(lit));
+    if (a === STAR) return valueTest(VT.suffix, pattern, literals, { lit: b as string });
+    return valueTest(VT.prefix, pattern, literals, { lit: a as string });
   }
-  if (parts.length === 3 && a === STAR && c === STAR) {
-    const lit = b as string;
-    return make((input) => input.includes(lit));
-  }
-  // General `*`-only glob: the first literal is a prefix, the last a suffix, the middle ones are found left to
-  // right. Greedy leftmost search is exact for `*`-only patterns and linear in the input.
-  const anchoredStart = parts[0] !== STAR;
-  const anchoredEnd = parts[parts.length - 1] !== STAR;
-  const segments = literals;
-  return make((input) => {
-    let from = 0;
-    let to = input.length;
-    let first = 0;
-    let last = segments.length;
-    if (anchoredStart) {
-      const head = segments[0] ?? "";
-      if (!input.startsWith(head)) return false;
-      from = head.length;
-      first = 1;
-    }
-    if (anchoredEnd) {
-      const tail = segments[segments.length - 1] ?? "";
-      if (!input.endsWith(tail) || input.length - tail.length < from) return false;
-      to = input.length - tail.length;
-      last = segments.length - 1;
-    }
-    for (let i = first; i < last; i += 1) {
-      const seg = segments[i] ?? "";
-      const at = input.indexOf(seg, from);
-      if (at < 0 || at + seg.length > to) return false;
-      from = at + seg.length;
-    }
-    return true;
+  if (parts.length === 3 && a === STAR && c === STAR)
+    return valueTest(VT.contains, pattern, literals, { lit: b as string });
+  return valueTest(VT.glob, pattern, literals, {
+    segments,
+    anchoredStart: parts[0] !== STAR,
+    anchoredEnd: parts[parts.length - 1] !== STAR,
   });
 }
 
@@ -529,40 +500,12 @@ function combine(
   neq: boolean,
 ): CompiledField {
   const field = spec.field;
-  const read = (view: EventView): readonly string[] | undefined => {
-    if (field === undefined) return cased ? view.allStrings() : view.allLowerStrings();
-    return cased ? view.strings(field) : view.lowerStrings(field);
-  };
   const flat = groups.flat();
-  const groupMatches = (group: readonly ValueTest[], values: readonly string[]): boolean => {
-    for (const v of values) for (const t of group) if (t.test(v)) return true;
-    return false;
-  };
-  let test: (view: EventView) => boolean;
-  if (neq) {
-    test = (view) => {
-      const values = read(view);
-      return values !== undefined && values.length > 0 && !groups.some((g) => groupMatches(g, values));
-    };
-  } else if (all && groups.length > 1) {
-    test = (view) => {
-      const values = read(view);
-      return values !== undefined && groups.every((g) => groupMatches(g, values));
-    };
-  } else if (flat.length === 1 && flat[0] !== undefined) {
-    const only = flat[0].test;
-    test = (view) => {
-      const values = read(view);
-      if (values === undefined) return false;
-      for (const v of values) if (only(v)) return true;
-      return false;
-    };
-  } else {
-    test = (view) => {
-      const values = read(view);
-      return values !== undefined && groupMatches(flat, values);
-    };
-  }
+  const op = neq
+    ? fieldOp(FT.neq, field, { cased, groups: groups.map(foldList) })
+    : all && groups.length > 1
+      ? fieldOp(FT.all, field, { cased, groups: groups.map(foldList) })
+      : fieldOp(FT.any, field, { cased, tests: foldList(flat) });
   let literals: string[] | undefined;
   if (!neq) {
     if (all && groups.length > 1) {
@@ -576,16 +519,17 @@ function combine(
   return {
     field,
     modifiers: spec.modifiers,
+    op,
     literals,
-    test,
+    test: (view) => fieldMatches(op, view),
     explain: (view) => {
-      const values = read(view) ?? [];
+      const values = readValues(op, view) ?? [];
       const raw = field === undefined ? view.allStrings() : (view.strings(field) ?? []);
       const patterns = new Set<string>();
       const matched = new Set<string>();
       values.forEach((v, i) => {
         for (const t of flat) {
-          if (t.test(v)) {
+          if (valueMatches(t, v)) {
             patterns.add(t.pattern);
             matched.add(raw[i] ?? v);
           }
@@ -594,7 +538,7 @@ function combine(
       return {
         field: name,
         modifiers: spec.modifiers,
-        patterns: neq ? groups.flat().map((t) => `not ${t.pattern}`) : [...patterns],
+        patterns: neq ? flat.map((t) => `not ${t.pattern}`) : [...patterns],
         values: neq ? raw.slice() : [...matched],
       };
     },

@@ -71,6 +71,7 @@ export function networkContains(network: IpNetwork, address: string): boolean {
   if (ip === undefined) return false;
   if (ip.v6 === network.v6) return (ip.value & network.mask) === network.base;
   // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address for an IPv4 network.
-  if (!network.v6 && ip.v6 && ip.value >> 32n === 0xffffn) return ((ip.value & 0xffffffffn) & network.mask) === network.base;
+  if (!network.v6 && ip.v6 && ip.value >> 32n === 0xffffn)
+    return (ip.value & 0xffffffffn & network.mask) === network.base;
   return false;
 }

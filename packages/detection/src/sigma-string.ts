@@ -71,7 +71,5 @@ export function literalText(s: SigmaString): string {
 
 /** The value written back in Sigma syntax, for explanations and diagnostics. */
 export function formatSigmaString(s: SigmaString): string {
-  return s.parts
-    .map((p) => (p === STAR ? "*" : p === QMARK ? "?" : p.replace(/[*?]/g, (m) => `\\${m}`)))
-    .join("");
+  return s.parts.map((p) => (p === STAR ? "*" : p === QMARK ? "?" : p.replace(/[*?]/g, (m) => `\\${m}`))).join("");
 }

@@ -21,7 +21,7 @@ function compiled(
   return result;
 }
 
-function onlyRule(result: LoadResult, ref: string): CompiledRule {
+function ruleByRef(result: LoadResult, ref: string): CompiledRule {
   const rule = result.rules.find((r) => r.ref === ref);
   assert.ok(rule, ref);
   return rule;
@@ -61,7 +61,7 @@ function throwingRule(base: CompiledRule, where: "test" | "explain", calls: { co
 test("a rule that throws while matching is disabled with R3_RULE_RUNTIME_ERROR; the others keep matching", () => {
   const result = goodRules();
   const calls = { count: 0 };
-  const broken = throwingRule(onlyRule(result, "good-cmd"), "test", calls);
+  const broken = throwingRule(ruleByRef(result, "good-cmd"), "test", calls);
   const reported: Diagnostic[] = [];
   const ruleset = new Ruleset([broken, ...result.rules], { onRuleDisabled: (d) => reported.push(d) });
   const both = event({ Image: "C:\\Windows\\System32\\cmd.exe", User: "bob" });
@@ -86,7 +86,7 @@ test("a rule that throws while matching is disabled with R3_RULE_RUNTIME_ERROR; 
 test("a rule that throws while explaining its match is disabled too, and match() still returns the others", () => {
   const result = goodRules();
   const calls = { count: 0 };
-  const broken = throwingRule(onlyRule(result, "good-bob"), "explain", calls);
+  const broken = throwingRule(ruleByRef(result, "good-bob"), "explain", calls);
   const reported: Diagnostic[] = [];
   const ruleset = new Ruleset([...result.rules, broken], { onRuleDisabled: (d) => reported.push(d) });
   let matches: string[] = [];
@@ -125,8 +125,8 @@ function slowed(rule: CompiledRule, clock: ReturnType<typeof fakeClock>, cost: (
 test("a rule over its time budget twice in a row is disabled with R3_RULE_TIME_BUDGET; the others keep matching", () => {
   const result = goodRules();
   const clock = fakeClock();
-  const slow = slowed(onlyRule(result, "good-cmd"), clock, () => 5);
-  const fast = onlyRule(result, "good-bob");
+  const slow = slowed(ruleByRef(result, "good-cmd"), clock, () => 5);
+  const fast = ruleByRef(result, "good-bob");
   const reported: Diagnostic[] = [];
   const ruleset = new Ruleset([slow, fast], {
     ruleTimeBudgetMs: 1,
@@ -153,7 +153,7 @@ test("time budget: overruns that are not consecutive do not disable a rule", () 
   const clock = fakeClock();
   let run = 0;
   // Slow, fast, slow, fast…: never two overruns in a row.
-  const slow = slowed(onlyRule(result, "good-cmd"), clock, () => (run++ % 2 === 0 ? 5 : 0));
+  const slow = slowed(ruleByRef(result, "good-cmd"), clock, () => (run++ % 2 === 0 ? 5 : 0));
   const reported: Diagnostic[] = [];
   const ruleset = new Ruleset([slow], {
     ruleTimeBudgetMs: 1,

@@ -70,6 +70,8 @@ test("loadRules never throws: every kind of bad input becomes diagnostics", () =
     assert.ok(result);
     assert.equal(result.rules.length, 0, JSON.stringify(text.slice(0, 40)));
     for (const d of result.diagnostics) assert.equal(d.file, "bad.yml");
+    // Only a file with no document at all may pass without a word.
+    if (/[^-\s]/.test(text)) assert.ok(result.diagnostics.length > 0, `no diagnostic for ${JSON.stringify(text)}`);
   }
   // Whatever else there is, a good file next to them still loads.
   const result = loadRules([
@@ -132,6 +134,28 @@ test("malformed YAML: R3_YAML_SYNTAX with line:col, and the file's other documen
     result.rules.map((r) => r.ref),
     ["g-2"],
   );
+});
+
+test("a YAML node the reader cannot take rejects its document instead of silently changing the rule", () => {
+  // Dropping `Image: *nowhere` would leave `selection: {}`, which matches every event.
+  const alias = yaml(
+    "title: Dangling alias",
+    "id: da-1",
+    "logsource:",
+    "    product: windows",
+    "detection:",
+    "    selection:",
+    "        Image: *nowhere",
+    "    condition: selection",
+  );
+  const result = loadRules([{ path: "alias.yml", text: alias }]);
+  assert.deepEqual(result.rules, []);
+  assert.deepEqual(result.diagnostics.map(where), ["R3_YAML_SYNTAX 7:16"]);
+  // A complex key: the fast reader would make it the field "a,b"; both readers must refuse it alike.
+  const complex = alias.replace("Image: *nowhere", "? [a, b]\n        : c");
+  const refused = loadRules([{ path: "complex.yml", text: complex }]);
+  assert.deepEqual(refused.rules, []);
+  assert.deepEqual(refused.diagnostics.map(where), ["R3_YAML_KEY 7:9"]);
 });
 
 test("missing title, logsource, detection and condition each have their code", () => {

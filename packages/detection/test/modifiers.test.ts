@@ -291,6 +291,14 @@ test("windash: every permutation of -, /, – (en dash), — (em dash) and ― (
   }
   assert.equal(m({ CommandLine: "powershell.exe +exec bypass" }), false);
   assert.equal(m({ CommandLine: "powershell.exe exec bypass" }), false);
+  // "converts the aforementioned characters interchangeably": a rule may itself be written with any of them.
+  const enDash = selection({ "CommandLine|windash|contains": " \u2013exec bypass" });
+  assert.equal(enDash({ CommandLine: "powershell.exe -exec bypass" }), true);
+  assert.equal(enDash({ CommandLine: "powershell.exe /exec bypass" }), true);
+  // Only a dash that starts a flag: `Set-Item` stays as written.
+  const inWord = selection({ "CommandLine|windash|contains": "Set-Item" });
+  assert.equal(inWord({ CommandLine: "Set-Item x" }), true);
+  assert.equal(inWord({ CommandLine: "Set/Item x" }), false);
   const two = selection({ "CommandLine|windash|contains|all": [" -s ", " -u "] });
   assert.equal(two({ CommandLine: "x /s \u2013u " }), true);
   assert.equal(two({ CommandLine: "x /s " }), false);

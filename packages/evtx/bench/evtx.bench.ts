@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { sharedDataDir, SHARED_DATA_MISSING } from "@ring3/testkit";
 import { EvtxReader } from "../src/evtx-reader.ts";
 
-const PASSES = 3;
+const PASSES = 5;
 
 const data = sharedDataDir();
 if (data === undefined) {

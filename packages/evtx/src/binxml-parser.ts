@@ -57,7 +57,8 @@ type TemplateElement = {
 
 type TemplateNode = XmlNode | TemplateElement | Placeholder;
 
-type SubstitutionValue = EvtxValue | { readonly type: "binxml"; readonly nodes: readonly XmlNode[]; readonly count: number };
+type SubstitutionValue =
+  EvtxValue | { readonly type: "binxml"; readonly nodes: readonly XmlNode[]; readonly count: number };
 
 type Template = { readonly nodes: readonly TemplateNode[]; readonly dataSize: number };
 
@@ -126,7 +127,8 @@ export class BinXmlParser {
     values: readonly SubstitutionValue[] | null,
     stopAfterRoot = false,
   ): TemplateNode[] {
-    if (nesting > BinXmlLimits.maxNesting) throw limit(`templates and nested BinXml deeper than ${BinXmlLimits.maxNesting}`, cursor.pos);
+    if (nesting > BinXmlLimits.maxNesting)
+      throw limit(`templates and nested BinXml deeper than ${BinXmlLimits.maxNesting}`, cursor.pos);
     const root: TemplateNode[] = [];
     const stack: OpenElement[] = [];
     let attribute: { name: string; value: TemplateNode[] } | null = null;
@@ -170,7 +172,8 @@ export class BinXmlParser {
           cursor.skip(3, "fragment header");
           break;
         case Token.openStartElement: {
-          if (stack.length >= BinXmlLimits.maxElementDepth) throw limit(`elements nested deeper than ${BinXmlLimits.maxElementDepth}`, at);
+          if (stack.length >= BinXmlLimits.maxElementDepth)
+            throw limit(`elements nested deeper than ${BinXmlLimits.maxElementDepth}`, at);
           // Inside template definitions the element header starts with a dependency identifier (u16, 0xffff when
           // unset); elements written directly in a record or in a nested BinXml value have none. Then the element's
           // data size (u32).
@@ -269,7 +272,8 @@ export class BinXmlParser {
   private nameAt(offset: number, at: number): { name: string; length: number } {
     const cached = this.names.get(offset);
     if (cached !== undefined) return cached;
-    if (offset < CHUNK_HEADER_SIZE || offset + 8 > this.chunk.length) throw bad(`name offset 0x${offset.toString(16)} outside the chunk`, at);
+    if (offset < CHUNK_HEADER_SIZE || offset + 8 > this.chunk.length)
+      throw bad(`name offset 0x${offset.toString(16)} outside the chunk`, at);
     const units = this.view.getUint16(offset + 6, true);
     const length = 8 + units * 2 + 2;
     if (offset + length > this.chunk.length) throw bad(`name at 0x${offset.toString(16)} runs past the chunk`, at);
@@ -334,7 +338,9 @@ export class BinXmlParser {
       cursor.need(size, `substitution value of type 0x${type.toString(16)}`);
       if (type === ValueType.binXml) {
         const nodes =
-          size === 0 ? [] : (this.parseFragment(new ByteCursor(this.chunk, at, at + size), nesting + 1, []) as XmlNode[]);
+          size === 0
+            ? []
+            : (this.parseFragment(new ByteCursor(this.chunk, at, at + size), nesting + 1, []) as XmlNode[]);
         values.push({ type: "binxml", nodes, count: countNodes(nodes) });
       } else {
         values.push(decodeValue(type, this.chunk, this.view, at, size));
@@ -344,7 +350,12 @@ export class BinXmlParser {
     return values;
   }
 
-  private resolve(values: readonly SubstitutionValue[], index: number, optional: boolean, at: number): readonly XmlNode[] {
+  private resolve(
+    values: readonly SubstitutionValue[],
+    index: number,
+    optional: boolean,
+    at: number,
+  ): readonly XmlNode[] {
     const value = values[index];
     // An index past the array, or an optional substitution with nothing in it, leaves no trace in the XML.
     if (value === undefined || (optional && isEmptyValue(value))) return [];
@@ -361,7 +372,12 @@ export class BinXmlParser {
     if (this.nodeBudget < 0) throw limit(`record expands to more than ${BinXmlLimits.maxNodes} nodes`, at);
   }
 
-  private instantiate(nodes: readonly TemplateNode[], values: readonly SubstitutionValue[], out: XmlNode[], at: number): void {
+  private instantiate(
+    nodes: readonly TemplateNode[],
+    values: readonly SubstitutionValue[],
+    out: XmlNode[],
+    at: number,
+  ): void {
     this.spend(nodes.length, at);
     for (const node of nodes) {
       if (node.kind === "substitution") {

@@ -42,7 +42,12 @@ function hex(n: number): string {
  * usually damages one record, not all of them). A record that cannot be decoded is reported and skipped; a record
  * whose signature or size is broken ends the chunk, since the next record's position is then unknown.
  */
-export function parseChunk(bytes: Uint8Array, index: number, fileOffset: number, options: ChunkParseOptions = {}): ChunkParseResult {
+export function parseChunk(
+  bytes: Uint8Array,
+  index: number,
+  fileOffset: number,
+  options: ChunkParseOptions = {},
+): ChunkParseResult {
   const records: EvtxRecord[] = [];
   const problems: EvtxProblem[] = [];
   const report = (code: EvtxProblem["code"], reason: string, at = 0): void => {
@@ -51,21 +56,27 @@ export function parseChunk(bytes: Uint8Array, index: number, fileOffset: number,
 
   if (!hasMagic(bytes, CHUNK_MAGIC)) {
     // Unused chunk slots (preallocated or past the last written chunk) are zero-filled.
-    if (!isZero(bytes, 0, bytes.length)) report(EvtxDiagnosticCode.badChunkMagic, 'chunk does not start with "ElfChnk\\0"');
+    if (!isZero(bytes, 0, bytes.length))
+      report(EvtxDiagnosticCode.badChunkMagic, 'chunk does not start with "ElfChnk\\0"');
     return { records, problems };
   }
   if (bytes.length < CHUNK_HEADER_SIZE) {
     report(EvtxDiagnosticCode.truncated, `chunk cut short at ${bytes.length} bytes, inside its header`);
     return { records, problems };
   }
-  if (bytes.length < CHUNK_SIZE) report(EvtxDiagnosticCode.truncated, `chunk cut short at ${bytes.length} of ${CHUNK_SIZE} bytes`);
+  if (bytes.length < CHUNK_SIZE)
+    report(EvtxDiagnosticCode.truncated, `chunk cut short at ${bytes.length} of ${CHUNK_SIZE} bytes`);
 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // "The checksum is a CRC32 of the chunk header data from offset 0 to 120 and 128 to 512."
   const storedHeaderCrc = view.getUint32(124, true);
   const headerCrc = crc32Update(crc32(bytes, 0, 120), bytes, 128, CHUNK_HEADER_SIZE);
   if (headerCrc !== storedHeaderCrc) {
-    report(EvtxDiagnosticCode.crcMismatch, `chunk header checksum ${hex(headerCrc)}, stored ${hex(storedHeaderCrc)}`, 124);
+    report(
+      EvtxDiagnosticCode.crcMismatch,
+      `chunk header checksum ${hex(headerCrc)}, stored ${hex(storedHeaderCrc)}`,
+      124,
+    );
   }
 
   const freeSpaceOffset = view.getUint32(48, true);
@@ -80,7 +91,11 @@ export function parseChunk(bytes: Uint8Array, index: number, fileOffset: number,
     const storedDataCrc = view.getUint32(52, true);
     const dataCrc = crc32(bytes, CHUNK_HEADER_SIZE, freeSpaceOffset);
     if (dataCrc !== storedDataCrc) {
-      report(EvtxDiagnosticCode.crcMismatch, `event records checksum ${hex(dataCrc)}, stored ${hex(storedDataCrc)}`, 52);
+      report(
+        EvtxDiagnosticCode.crcMismatch,
+        `event records checksum ${hex(dataCrc)}, stored ${hex(storedDataCrc)}`,
+        52,
+      );
     }
   }
 
@@ -88,12 +103,17 @@ export function parseChunk(bytes: Uint8Array, index: number, fileOffset: number,
   let offset = CHUNK_HEADER_SIZE;
   while (offset + RECORD_HEADER_SIZE <= recordsEnd) {
     if (view.getUint32(offset, true) !== RECORD_MAGIC) {
-      if (!isZero(bytes, offset, recordsEnd)) report(EvtxDiagnosticCode.badRecordMagic, "no record signature where a record should start", offset);
+      if (!isZero(bytes, offset, recordsEnd))
+        report(EvtxDiagnosticCode.badRecordMagic, "no record signature where a record should start", offset);
       break;
     }
     const size = view.getUint32(offset + 4, true);
     if (size < RECORD_MIN_SIZE || offset + size > bytes.length) {
-      report(EvtxDiagnosticCode.badRecordSize, `record size ${size} (${offset + size > bytes.length ? "runs past the chunk" : `below ${RECORD_MIN_SIZE}`})`, offset);
+      report(
+        EvtxDiagnosticCode.badRecordSize,
+        `record size ${size} (${offset + size > bytes.length ? "runs past the chunk" : `below ${RECORD_MIN_SIZE}`})`,
+        offset,
+      );
       break;
     }
     // The last record before a torn write often lacks only the copy of its size; its data is still whole.

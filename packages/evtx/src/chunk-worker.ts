@@ -12,12 +12,12 @@ if (port === null) throw new Error("chunk-worker.ts must run in a worker thread"
 port.on("message", (job: ChunkJob) => {
   let reply: ChunkJobResult;
   try {
-    const { records, problems } = parseChunk(new Uint8Array(job.buffer), job.index, job.fileOffset, {
+    const { records, problems } = parseChunk(new Uint8Array(job.buffer, 0, job.length), job.index, job.fileOffset, {
       keepTree: job.keepTree,
     });
-    reply = { id: job.id, records, problems };
+    reply = { records, problems };
   } catch (error) {
-    reply = { id: job.id, error: String(error) };
+    reply = { error: String(error) };
   }
   port.postMessage(reply);
 });

@@ -87,7 +87,8 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
       const workers = workerCount(this.options.workers ?? "auto", chunks);
       const pool = workers > 0 ? ChunkWorkerPool.shared(workers) : null;
       // Parsing runs ahead of the consumer by at most this many chunks: memory stays bounded whatever the file size.
-      const window = pool === null ? 1 : workers * 2;
+      // In the reading thread, two: the next chunk's read overlaps this chunk's parsing and consumption.
+      const window = pool === null ? 2 : workers * 2;
       const inFlight = new Map<number, Promise<ChunkParseResult>>();
       let next = 0;
       for (let index = 0; index < chunks; index++) {
@@ -143,12 +144,17 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
     return bytes.subarray(0, filled);
   }
 
-  private async parse(file: FileHandle, index: number, size: number, pool: ChunkWorkerPool | null): Promise<ChunkParseResult> {
+  private async parse(
+    file: FileHandle,
+    index: number,
+    size: number,
+    pool: ChunkWorkerPool | null,
+  ): Promise<ChunkParseResult> {
     const fileOffset = FILE_HEADER_BLOCK_SIZE + index * CHUNK_SIZE;
     const bytes = await this.read(file, fileOffset, CHUNK_SIZE, size);
     const keepTree = this.options.keepTree === true;
     if (pool === null) return parseChunk(bytes, index, fileOffset, { keepTree });
-    const job: ChunkJob = { id: index, index, fileOffset, buffer: bytes.buffer as ArrayBuffer, keepTree };
+    const job: ChunkJob = { index, fileOffset, buffer: bytes.buffer as ArrayBuffer, length: bytes.length, keepTree };
     const result = await pool.run(job);
     if ("records" in result) return result;
     // The bytes went to the failed worker: read them again and parse here.
@@ -163,6 +169,7 @@ export class EvtxReader implements AsyncIterable<EvtxRecord> {
     return { records: parsed.records, problems: [failure, ...parsed.problems] };
   }
 }
+
 type Pending = { readonly job: ChunkJob; readonly resolve: (result: ChunkJobResult) => void };
 
 type Slot = { readonly worker: Worker; current: Pending | null; dead: boolean };
@@ -200,7 +207,7 @@ export class ChunkWorkerPool {
   run(job: ChunkJob): Promise<ChunkJobResult> {
     return new Promise((resolve) => {
       if (this.alive === 0) {
-        resolve({ id: job.id, error: "no parsing worker left" });
+        resolve({ error: "no parsing worker left" });
         return;
       }
       this.queue.push({ job, resolve });
@@ -210,26 +217,28 @@ export class ChunkWorkerPool {
 
   private spawn(): void {
     const worker = new Worker(new URL("./chunk-worker.ts", import.meta.url));
-    // Idle workers must not keep the process alive when a consumer abandons an iteration without closing it.
-    worker.unref();
     const slot: Slot = { worker, current: null, dead: false };
     const finish = (result: ChunkJobResult): void => {
       const pending = slot.current;
       slot.current = null;
+      worker.unref();
       pending?.resolve(result);
       this.pump();
     };
     const fail = (reason: string): void => {
       if (slot.dead) return;
       slot.dead = true;
-      if (slot.current !== null) finish({ id: slot.current.job.id, error: reason });
+      if (slot.current !== null) finish({ error: reason });
       if (this.alive === 0) {
-        for (const pending of this.queue.splice(0)) pending.resolve({ id: pending.job.id, error: reason });
+        for (const pending of this.queue.splice(0)) pending.resolve({ error: reason });
       }
     };
     worker.on("message", (result: ChunkJobResult) => finish(result));
     worker.on("error", (error) => fail(`worker error: ${String(error)}`));
     worker.on("exit", (code) => fail(`worker exited with code ${code}`));
+    // A pooled worker keeps the process alive only while it has a job. Unref'd after the listeners are attached:
+    // adding a "message" listener refs the worker's port again.
+    worker.unref();
     this.slots.push(slot);
   }
 
@@ -239,6 +248,7 @@ export class ChunkWorkerPool {
       const pending = this.queue.shift();
       if (pending === undefined) return;
       slot.current = pending;
+      slot.worker.ref();
       slot.worker.postMessage(pending.job, [pending.job.buffer]);
     }
   }

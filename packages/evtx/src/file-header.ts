@@ -40,10 +40,16 @@ export function hasMagic(bytes: Uint8Array, magic: string, at = 0): boolean {
  */
 export function parseFileHeader(bytes: Uint8Array): FileHeaderResult {
   if (bytes.length < FILE_HEADER_SIZE) {
-    return { header: null, problems: [problem(EvtxDiagnosticCode.truncated, `file is ${bytes.length} bytes, shorter than its header`)] };
+    return {
+      header: null,
+      problems: [problem(EvtxDiagnosticCode.truncated, `file is ${bytes.length} bytes, shorter than its header`)],
+    };
   }
   if (!hasMagic(bytes, FILE_MAGIC)) {
-    return { header: null, problems: [problem(EvtxDiagnosticCode.badFileMagic, 'file does not start with "ElfFile\\0"')] };
+    return {
+      header: null,
+      problems: [problem(EvtxDiagnosticCode.badFileMagic, 'file does not start with "ElfFile\\0"')],
+    };
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header: FileHeader = {
@@ -62,10 +68,18 @@ export function parseFileHeader(bytes: Uint8Array): FileHeaderResult {
   const actual = crc32(bytes, 0, FILE_HEADER_CRC_RANGE);
   if (stored !== actual) {
     problems.push(
-      problem(EvtxDiagnosticCode.crcMismatch, `file header checksum 0x${actual.toString(16)}, stored 0x${stored.toString(16)}`, 124),
+      problem(
+        EvtxDiagnosticCode.crcMismatch,
+        `file header checksum 0x${actual.toString(16)}, stored 0x${stored.toString(16)}`,
+        124,
+      ),
     );
   }
-  if (header.headerSize !== FILE_HEADER_SIZE || header.headerBlockSize !== FILE_HEADER_BLOCK_SIZE || header.majorVersion !== 3) {
+  if (
+    header.headerSize !== FILE_HEADER_SIZE ||
+    header.headerBlockSize !== FILE_HEADER_BLOCK_SIZE ||
+    header.majorVersion !== 3
+  ) {
     problems.push(
       problem(
         EvtxDiagnosticCode.badFileHeader,

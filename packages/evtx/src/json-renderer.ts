@@ -22,7 +22,8 @@ export function renderEventJson(nodes: readonly XmlNode[]): EvtxJsonObject {
 
 /** Assigns without letting a key named "__proto__" (read from the file) reach the prototype setter. */
 function put(object: Record<string, EvtxJsonValue>, key: string, value: EvtxJsonValue): void {
-  if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
   else object[key] = value;
 }
 
@@ -31,7 +32,7 @@ function isDataContainer(name: string): boolean {
 }
 
 /** Text a node contributes to a string; elements contribute nothing (they become keys of their own). */
-export function nodeText(node: XmlNode): string {
+function nodeText(node: XmlNode): string {
   switch (node.kind) {
     case "text":
     case "cdata":

@@ -190,7 +190,7 @@ function readArray(base: number, bytes: Uint8Array, view: DataView, at: number, 
     }
     if (start < end) items.push({ type: "string", value: decodeAnsi(bytes.subarray(start, end)) });
   } else if (base === ValueType.sid) {
-    for (let p = at; p < end; ) {
+    for (let p = at; p < end;) {
       const length = sidLength(view, p, end);
       if (length < 0) break;
       items.push({ type: "text", value: sid(view, p, length) });

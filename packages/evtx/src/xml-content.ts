@@ -28,4 +28,3 @@ export function hasContent(nodes: readonly XmlNode[]): boolean {
 export function hasElementChild(element: XmlElement): boolean {
   return element.children.some((node) => node.kind === "element");
 }
-

@@ -42,7 +42,7 @@ function renderElement(element: XmlElement, indent: number, out: string[]): void
   for (const attribute of element.attributes) {
     if (!hasContent(attribute.value)) continue;
     open += ` ${attribute.name}="${attribute.value.map((node) => nodeXml(node, true)).join("")}"`;
-    }
+  }
   out.push(`${open}>`);
   const close = `</${element.name}>\n`;
   const elementChild = hasElementChild(element);

@@ -82,7 +82,9 @@ export class ChunkWriter {
     return this.u8(0x05).u8(0x01).u16(s.length).raw(utf16(s));
   }
   substitution(index: number, type: number, optional = false): this {
-    return this.u8(optional ? 0x0e : 0x0d).u16(index).u8(type);
+    return this.u8(optional ? 0x0e : 0x0d)
+      .u16(index)
+      .u8(type);
   }
   closeStart(): this {
     return this.u8(0x02);

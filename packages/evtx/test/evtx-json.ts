@@ -23,7 +23,10 @@ export function parseEvtxDumpJson(text: string): unknown[] {
 /** JSON.parse, but integers beyond 2^53 become bigint (as the reader yields them) instead of rounded numbers. */
 function parseExact(json: string): unknown {
   return JSON.parse(json, (_key, value: unknown, context?: { source?: string }) =>
-    typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)
+    typeof value === "number" &&
+    !Number.isSafeInteger(value) &&
+    context?.source !== undefined &&
+    /^-?\d+$/.test(context.source)
       ? BigInt(context.source)
       : value,
   );

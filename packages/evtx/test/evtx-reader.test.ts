@@ -20,7 +20,12 @@ function syntheticFile(name: string, chunks: number, perChunk: number): string {
   const built = Array.from({ length: chunks }, () => {
     const w = new ChunkWriter();
     for (let i = 0; i < perChunk; i++, id++) {
-      writeStandardEvent(w, id, [{ type: 0x06, bytes: le(2, Number(id)) }, stringValue("P"), stringValue(`a${id}`), stringValue("b")]);
+      writeStandardEvent(w, id, [
+        { type: 0x06, bytes: le(2, Number(id)) },
+        stringValue("P"),
+        stringValue(`a${id}`),
+        stringValue("b"),
+      ]);
     }
     return w.finish();
   });
@@ -29,7 +34,10 @@ function syntheticFile(name: string, chunks: number, perChunk: number): string {
   return path;
 }
 
-async function readAll(path: string, options: EvtxReaderOptions = {}): Promise<{ records: EvtxRecord[]; diagnostics: EvtxDiagnostic[]; reader: EvtxReader }> {
+async function readAll(
+  path: string,
+  options: EvtxReaderOptions = {},
+): Promise<{ records: EvtxRecord[]; diagnostics: EvtxDiagnostic[]; reader: EvtxReader }> {
   const diagnostics: EvtxDiagnostic[] = [];
   const reader = new EvtxReader(path, { ...options, onDiagnostic: (d) => diagnostics.push(d) });
   const records: EvtxRecord[] = [];
@@ -73,7 +81,13 @@ test("damage goes to onDiagnostic with file, chunk and offset; the rest is read"
   const { records, diagnostics, reader } = await readAll(path);
   assert.equal(records.length, 10);
   assert.deepEqual(diagnostics, [
-    { file: path, chunk: 1, offset: 4096 + 65536, code: EvtxDiagnosticCode.badChunkMagic, reason: 'chunk does not start with "ElfChnk\\0"' },
+    {
+      file: path,
+      chunk: 1,
+      offset: 4096 + 65536,
+      code: EvtxDiagnosticCode.badChunkMagic,
+      reason: 'chunk does not start with "ElfChnk\\0"',
+    },
   ]);
   assert.equal(reader.summary.diagnostics, 1);
 });
@@ -81,7 +95,8 @@ test("damage goes to onDiagnostic with file, chunk and offset; the rest is read"
 test("a file cut short keeps the records of its whole part", async () => {
   const full = buildFile([new ChunkWriter().finish()]);
   const w = new ChunkWriter();
-  for (let i = 1n; i <= 20n; i++) writeStandardEvent(w, i, [{ type: 0x06, bytes: le(2, 1) }, stringValue("P"), stringValue("a"), stringValue("b")]);
+  for (let i = 1n; i <= 20n; i++)
+    writeStandardEvent(w, i, [{ type: 0x06, bytes: le(2, 1) }, stringValue("P"), stringValue("a"), stringValue("b")]);
   full.set(w.finish(), 4096);
   const path = join(dir, "cut.evtx");
   writeFileSync(path, full.subarray(0, 4096 + 2000));

@@ -44,7 +44,12 @@ function parseFile(bytes: Uint8Array): { records: number; problems: number } {
 function seeds(): Uint8Array[] {
   const w = new ChunkWriter();
   for (let i = 1n; i <= 30n; i++) {
-    writeStandardEvent(w, i, [{ type: 0x06, bytes: le(2, Number(i)) }, stringValue("Prov"), { type: 0x0a, bytes: le(8, i) }, stringValue("b")]);
+    writeStandardEvent(w, i, [
+      { type: 0x06, bytes: le(2, Number(i)) },
+      stringValue("Prov"),
+      { type: 0x0a, bytes: le(8, i) },
+      stringValue("b"),
+    ]);
   }
   const out = [buildFile([w.finish()])];
   const data = sharedDataDir();
@@ -119,38 +124,45 @@ test(`the parser survives ${ITERATIONS} seeded mutations of valid files`, { time
     const name = names[pick(random, names.length)]!;
     const mutated = mutations[name]!(input.slice(), random);
     let result: { records: number; problems: number } | undefined;
-    assert.doesNotThrow(() => {
-      result = parseFile(mutated);
-    }, `iteration ${i} (${name}, seed 0x${SEED.toString(16)})`);
+    assert.doesNotThrow(
+      () => {
+        result = parseFile(mutated);
+      },
+      `iteration ${i} (${name}, seed 0x${SEED.toString(16)})`,
+    );
     assert.ok(result !== undefined && result.records >= 0 && result.problems >= 0);
   }
   const seconds = (performance.now() - started) / 1000;
   assert.ok(seconds < 20, `fuzzing took ${seconds.toFixed(1)} s`);
 });
 
-test("the reader, workers included, ends every mutated file with records or diagnostics", { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "ring3-evtx-fuzz-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const random = prng(SEED + 1);
-  const inputs = seeds();
-  const names = Object.keys(mutations);
-  // Several chunks per file, so the worker pool is used.
-  const big = (bytes: Uint8Array): Uint8Array => {
-    const chunk = bytes.subarray(4096, 4096 + CHUNK_SIZE);
-    const out = new Uint8Array(4096 + 4 * CHUNK_SIZE);
-    out.set(bytes.subarray(0, 4096));
-    for (let i = 0; i < 4; i++) out.set(chunk, 4096 + i * CHUNK_SIZE);
-    return out;
-  };
-  for (let i = 0; i < 24; i++) {
-    const name = names[pick(random, names.length)]!;
-    const path = join(dir, `${i}.evtx`);
-    writeFileSync(path, mutations[name]!(big(inputs[i % inputs.length]!), random));
-    let diagnostics = 0;
-    const reader = new EvtxReader(path, { workers: 2, keepTree: true, onDiagnostic: () => diagnostics++ });
-    let records = 0;
-    for await (const _ of reader) records++;
-    assert.equal(reader.summary.records, records, `file ${i} (${name})`);
-    assert.equal(reader.summary.diagnostics, diagnostics);
-  }
-});
+test(
+  "the reader, workers included, ends every mutated file with records or diagnostics",
+  { timeout: 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ring3-evtx-fuzz-"));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const random = prng(SEED + 1);
+    const inputs = seeds();
+    const names = Object.keys(mutations);
+    // Several chunks per file, so the worker pool is used.
+    const big = (bytes: Uint8Array): Uint8Array => {
+      const chunk = bytes.subarray(4096, 4096 + CHUNK_SIZE);
+      const out = new Uint8Array(4096 + 4 * CHUNK_SIZE);
+      out.set(bytes.subarray(0, 4096));
+      for (let i = 0; i < 4; i++) out.set(chunk, 4096 + i * CHUNK_SIZE);
+      return out;
+    };
+    for (let i = 0; i < 24; i++) {
+      const name = names[pick(random, names.length)]!;
+      const path = join(dir, `${i}.evtx`);
+      writeFileSync(path, mutations[name]!(big(inputs[i % inputs.length]!), random));
+      let diagnostics = 0;
+      const reader = new EvtxReader(path, { workers: 2, keepTree: true, onDiagnostic: () => diagnostics++ });
+      let records = 0;
+      for await (const _ of reader) records++;
+      assert.equal(reader.summary.records, records, `file ${i} (${name})`);
+      assert.equal(reader.summary.diagnostics, diagnostics);
+    }
+  },
+);

@@ -22,8 +22,16 @@ const KNOWN_TWIN_EDITS = [
   {
     file: "rules/windows/process_creation/proc_creation_win_susp_right_to_left_override/ad691d92-15f2-4181-9aa4-723c74f9ddc3.evtx",
     edits: [
-      { path: ["Event", "System", "TimeCreated", "#attributes", "SystemTime"], ours: "2026-03-20T08:31:26.751156Z", twin: "2026-03-20T08:31:26.751156500Z" },
-      { path: ["Event", "EventData", "ParentCommandLine"], ours: "C:\\Windows\\Explorer.EXE", twin: "C:\\Windows\\Explorer.exe" },
+      {
+        path: ["Event", "System", "TimeCreated", "#attributes", "SystemTime"],
+        ours: "2026-03-20T08:31:26.751156Z",
+        twin: "2026-03-20T08:31:26.751156500Z",
+      },
+      {
+        path: ["Event", "EventData", "ParentCommandLine"],
+        ours: "C:\\Windows\\Explorer.EXE",
+        twin: "C:\\Windows\\Explorer.exe",
+      },
     ],
   },
 ];

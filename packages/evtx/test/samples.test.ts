@@ -23,13 +23,16 @@ function eventKey(event: unknown): string {
   const id = system["EventID"];
   const eventId = typeof id === "object" && id !== null ? (id as Record<string, unknown>)["#text"] : id;
   // The manifest writes a null or missing field as "" for some files and as "None" for others; both read as "".
-  const text = (value: unknown): string => (value === null || value === undefined ? "" : String(value));
+  const text = (value: unknown): string =>
+    typeof value === "string" || typeof value === "number" || typeof value === "bigint" ? String(value) : "";
   return `${text(system["Channel"])}:${text(eventId)}`;
 }
 
 const data = sharedDataDir();
 const manifest: ManifestEntry[] =
-  data === undefined ? [] : (JSON.parse(readFileSync(join(data, "evtx-samples", "manifest.json"), "utf8")) as ManifestEntry[]);
+  data === undefined
+    ? []
+    : (JSON.parse(readFileSync(join(data, "evtx-samples", "manifest.json"), "utf8")) as ManifestEntry[]);
 
 test("the samples manifest is present", (t) => {
   if (data === undefined) {
@@ -42,7 +45,9 @@ test("the samples manifest is present", (t) => {
 for (const entry of manifest) {
   test(`record counts of ${entry.path}`, async () => {
     const diagnostics: EvtxDiagnostic[] = [];
-    const reader = new EvtxReader(join(data!, "evtx-samples", entry.path), { onDiagnostic: (d) => diagnostics.push(d) });
+    const reader = new EvtxReader(join(data!, "evtx-samples", entry.path), {
+      onDiagnostic: (d) => diagnostics.push(d),
+    });
     const counts: Record<string, number> = {};
     for await (const record of reader) {
       const key = eventKey(record.event);

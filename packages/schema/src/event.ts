@@ -9,7 +9,8 @@ export type Logsource = {
   readonly service?: string;
 };
 
-export type FieldValue = string | number | boolean | null | readonly FieldValue[] | { readonly [key: string]: FieldValue };
+export type FieldValue =
+  string | number | boolean | null | readonly FieldValue[] | { readonly [key: string]: FieldValue };
 
 export type EventFields = Record<string, FieldValue>;
 

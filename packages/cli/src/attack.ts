@@ -14,7 +14,7 @@ export type AttackCatalog = {
   readonly version: string | undefined;
   /** Tactic short names of a technique (a sub-technique unknown to the catalog falls back to its parent). */
   tacticsOf(technique: string): readonly string[];
-  /** "Defense Evasion (TA0005)" for `defense-evasion`; tactics unknown to the catalog keep their short name. */
+  /** "Defense Evasion (TA0005)" for `defense-evasion`; a tactic unknown to the catalog is title-cased ("Stealth"). */
   tacticLabel(shortname: string): string;
   /** Tactic short names in ATT&CK's kill-chain order, for sorting. */
   readonly tacticOrder: readonly string[];
@@ -31,9 +31,19 @@ export function defaultAttackCatalogPath(): string | undefined {
 export const TAGS_ONLY_CATALOG: AttackCatalog = {
   version: undefined,
   tacticsOf: () => [],
-  tacticLabel: (shortname) => shortname,
+  tacticLabel: titleCase,
   tacticOrder: [],
 };
+
+/** `command-and-control` → "Command and Control", as ATT&CK writes its tactic names. */
+function titleCase(shortname: string): string {
+  return shortname
+    .split("-")
+    .map((word, i) =>
+      i > 0 && ["and", "of", "the"].includes(word) ? word : word.charAt(0).toUpperCase() + word.slice(1),
+    )
+    .join(" ");
+}
 
 type RawCatalog = {
   attack_version?: unknown;
@@ -83,18 +93,30 @@ export async function loadAttackCatalog(path: string): Promise<AttackCatalog> {
   return {
     version: typeof raw.attack_version === "string" ? raw.attack_version : undefined,
     tacticsOf,
-    tacticLabel: (shortname) => labels.get(shortname) ?? shortname,
+    tacticLabel: (shortname) => labels.get(shortname) ?? titleCase(shortname),
     tacticOrder: [...labels.keys()],
   };
 }
 
-/** The rule's own tactics, then those of its techniques, without repeats. */
-export function tacticsOfRule(
-  catalog: AttackCatalog,
-  tactics: readonly string[],
-  techniques: readonly string[],
-): string[] {
-  const out = new Set(tactics);
-  for (const technique of techniques) for (const tactic of catalog.tacticsOf(technique)) out.add(tactic);
-  return [...out];
+/** `attack.t1059.001`, and group (`attack.g0016`) and software (`attack.s0002`) tags: not tactics. */
+const NOT_A_TACTIC = /^[gst]\d{4}(\.\d{3})?$/;
+
+/**
+ * A rule's tactics: its `attack.<tactic>` tags, read directly rather than against a fixed list because SigmaHQ
+ * follows ATT&CK as it changes (`attack.stealth`, `attack.defense-impairment` are newer than v18's
+ * `defense-evasion`). Only a rule without any tactic tag gets the catalog's tactics of its techniques, so two
+ * ATT&CK versions are not mixed on one rule.
+ */
+export function ruleTactics(catalog: AttackCatalog, tags: readonly string[], techniques: readonly string[]): string[] {
+  const tagged = new Set<string>();
+  for (const tag of tags) {
+    const lower = tag.toLowerCase();
+    if (!lower.startsWith("attack.")) continue;
+    const name = lower.slice("attack.".length);
+    if (name !== "" && !NOT_A_TACTIC.test(name)) tagged.add(name.replace(/_/g, "-"));
+  }
+  if (tagged.size > 0) return [...tagged];
+  const derived = new Set<string>();
+  for (const technique of techniques) for (const tactic of catalog.tacticsOf(technique)) derived.add(tactic);
+  return [...derived];
 }

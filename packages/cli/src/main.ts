@@ -1,9 +1,11 @@
 import type { CliCommand, CliIo } from "./cli-io.ts";
 import { ExitCode } from "./cli-io.ts";
 import { evtxCommand } from "./commands/evtx.ts";
+import { huntCommand } from "./commands/hunt.ts";
+import { agentCommand } from "@ring3/agent";
 import { rulesCommand } from "./commands/rules.ts";
 
-const commands: readonly CliCommand[] = [rulesCommand, evtxCommand];
+const commands: readonly CliCommand[] = [rulesCommand, evtxCommand, huntCommand, agentCommand];
 
 function help(): string {
   const lines = ["ring3 — a user-mode EDR", "", "Usage: ring3 <command> [options]", "", "Commands:"];

@@ -1,9 +1,12 @@
 // npm run bench:engine — compile time and memory for the SigmaHQ corpus, then events/s on one core for the
 // whole Windows ruleset over (1) a replay of the regression events and (2) a 10× larger synthetic benign stream.
 // Targets (issue 2): compile < 3 s, ≥ 200,000 events/s, memory < 300 MB.
+//
+// The machine may be shared: every figure is given by wall time and by this process's CPU time
+// (`process.cpuUsage`), and the throughput is the median of several timed rounds after a warm-up.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Event } from "@ring3/schema";
+import type { Event, FieldValue } from "@ring3/schema";
 import { loadRules, parseWindowsLogsourceMap, Ruleset, windowsRecordToEvent } from "../src/index.ts";
 import { REPO_ROOT, SHARED_DATA_MISSING, sharedDataDir } from "@ring3/testkit";
 
@@ -25,6 +28,10 @@ function walk(dir: string, ext: RegExp, out: string[] = []): string[] {
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 // 1. Compile the whole corpus.
 const ruleDirs = ["rules", "rules-threat-hunting", "rules-emerging-threats", "rules-compliance", "rules-placeholder"];
@@ -33,12 +40,16 @@ const sources = files.map((path) => ({ path, text: readFileSync(path, "utf8") })
 globalThis.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
 const t0 = performance.now();
+const c0 = cpuMs();
 const loaded = loadRules(sources);
+const compileCpu = cpuMs() - c0;
 const compileMs = performance.now() - t0;
 globalThis.gc?.();
 const heapAfter = process.memoryUsage().heapUsed;
 console.log(`corpus: ${loaded.stats.files} files, ${loaded.stats.rules} rules, ${loaded.stats.compiled} compiled`);
-console.log(`compile: ${compileMs.toFixed(0)} ms, heap +${mb(heapAfter - heapBefore)}`);
+console.log(
+  `compile: ${compileMs.toFixed(0)} ms wall, ${compileCpu.toFixed(0)} ms CPU, heap +${mb(heapAfter - heapBefore)}`,
+);
 
 // 2. Events: the regression samples, mapped as the hunt and the agent map them.
 const mapText = readFileSync(join(REPO_ROOT, "content", "logsources", "windows.yaml"), "utf8");
@@ -56,62 +67,164 @@ for (const path of walk(join(sigma, "regression_data"), /\.json$/)) {
 const windowsRules = loaded.rules.filter((r) => r.rule.logsource.product === "windows");
 console.log(`windows ruleset: ${windowsRules.length} rules; replay: ${replay.length} events`);
 
-/** A deterministic benign variant of an event: same shape, values a quiet workstation would produce. */
+// 3. The benign stream: each replayed event's shape (logsource, field names, structural fields such as EventID
+// and Channel) with the values a quiet workstation produces — a few dozen signed programs from Program Files
+// started by Explorer, their documents and caches, their settings in the registry. Programs, users and hashes
+// repeat as they do in real telemetry; command lines and file names are unique per event, so the prefilter's
+// memo cannot answer them and they are scanned.
+const KEEP = new Set(
+  [
+    "Provider_Name",
+    "Provider_Guid",
+    "EventID",
+    "Version",
+    "Level",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "EventRecordID",
+    "Channel",
+    "Computer",
+    "TimeCreated",
+    "ProcessID",
+    "ThreadID",
+    "UtcTime",
+    "CreationUtcTime",
+    "ProcessGuid",
+    "ProcessId",
+    "ParentProcessGuid",
+    "ParentProcessId",
+    "LogonGuid",
+    "LogonId",
+    "TerminalSessionId",
+    "EventType",
+    "ActivityID",
+  ].map((k) => k.toLowerCase()),
+);
+const VENDORS = ["Contoso", "Fabrikam", "Northwind", "Litware", "Tailspin", "Adatum", "Wingtip", "Proseware"];
+const PRODUCTS = ["Sync", "Notes", "Viewer", "Updater", "Mail", "Chat", "Studio", "Backup"];
+const ARGS = ["--background", "/quiet", "--profile=default", "--minimized", "-sync", "--check-updates", "/autorun"];
+const DOCS = ["Quarterly report", "Budget 2025", "meeting-notes", "invoice", "photo", "presentation", "todo"];
+const EXTS = [".docx", ".xlsx", ".pdf", ".png", ".txt", ".pptx"];
+
+type Program = { image: string; name: string; vendor: string; product: string; hash: string };
+const programs: Program[] = [];
+for (let i = 0; i < 40; i += 1) {
+  const vendor = VENDORS[i % VENDORS.length] as string;
+  const product = `${vendor} ${PRODUCTS[(i * 5) % PRODUCTS.length] as string}`;
+  const name = `${product.replace(" ", "")}.exe`;
+  const image = `C:\\Program Files\\${vendor}\\${product}\\${name}`;
+  let h = i * 2654435761;
+  let hash = "";
+  for (let k = 0; k < 8; k += 1) {
+    h = (Math.imul(h, 1103515245) + 12345) >>> 0;
+    hash += h.toString(16).padStart(8, "0").toUpperCase();
+  }
+  programs.push({ image, name, vendor, product, hash });
+}
+
 function benign(event: Event, n: number): Event {
-  let seed = n * 2654435761;
+  let seed = (n + 1) * 2654435761;
   const rand = (k: number): number => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed % k;
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % k;
   };
-  const vendors = ["Contoso", "Fabrikam", "Northwind", "Litware", "Tailspin"];
-  const words = [
-    "--update",
-    "/quiet",
-    "-config",
-    "sync",
-    "report.xlsx",
-    "--profile=default",
-    "C:\\Users\\alice\\Documents",
-  ];
-  const app = `C:\\Program Files\\${vendors[rand(vendors.length)] ?? "Contoso"}\\app${rand(500)}\\tool${rand(50)}.exe`;
-  const fields: Record<string, Event["fields"][string]> = { ...event.fields };
-  for (const key of Object.keys(fields)) {
-    const v = fields[key];
-    if (typeof v !== "string") continue;
-    if (/image$|^image|filename|path|targetobject|details|commandline/i.test(key)) {
-      fields[key] = /commandline/i.test(key)
-        ? `"${app}" ${words[rand(words.length)] ?? ""} ${words[rand(words.length)] ?? ""} --job ${n}`
-        : /targetobject/i.test(key)
-          ? `HKLM\\SOFTWARE\\${vendors[rand(vendors.length)] ?? ""}\\Settings\\Value${rand(100)}`
-          : app;
+  const pick = <T>(list: readonly T[]): T => list[rand(list.length)] as T;
+  const program = pick(programs);
+  const other = pick(programs);
+  const user = pick(["alice", "bob", "carol"]);
+  const document = `C:\\Users\\${user}\\Documents\\${pick(DOCS)} ${n}${pick(EXTS)}`;
+  const fields: Record<string, FieldValue> = {};
+  for (const [key, value] of Object.entries(event.fields)) {
+    const k = key.toLowerCase();
+    if (typeof value !== "string" || KEEP.has(k)) {
+      fields[key] = value;
+      continue;
     }
+    if (k === "parentimage") fields[key] = "C:\\Windows\\explorer.exe";
+    else if (k === "parentcommandline") fields[key] = "C:\\Windows\\Explorer.EXE";
+    else if (k.endsWith("commandline")) fields[key] = `"${program.image}" ${pick(ARGS)} "${document}"`;
+    else if (/image|processname|application/.test(k)) fields[key] = k.startsWith("target") ? other.image : program.image;
+    else if (k === "originalfilename") fields[key] = program.name;
+    else if (k === "hashes") fields[key] = `SHA256=${program.hash}`;
+    else if (k === "company" || k === "signature") fields[key] = `${program.vendor} Ltd.`;
+    else if (k === "description" || k === "product") fields[key] = program.product;
+    else if (k === "fileversion") fields[key] = `${1 + rand(9)}.${rand(20)}.${rand(3000)}.0`;
+    else if (k === "currentdirectory") fields[key] = `C:\\Users\\${user}\\`;
+    else if (k.endsWith("user") || k.endsWith("username")) fields[key] = `CONTOSO\\${user}`;
+    else if (k.endsWith("userid") || k.endsWith("usersid")) fields[key] = `S-1-5-21-1004336348-1177238915-682003330-${1001 + rand(3)}`;
+    else if (k === "integritylevel") fields[key] = "Medium";
+    else if (k === "targetfilename" || k.endsWith("path")) {
+      fields[key] = rand(2) === 0 ? document : `C:\\Users\\${user}\\AppData\\Local\\${program.vendor}\\cache\\${n}.tmp`;
+    } else if (k === "targetobject") {
+      fields[key] = `HKU\\S-1-5-21-1004336348-1177238915-682003330-1001\\Software\\${program.vendor}\\${program.product}\\Settings\\Option${rand(50)}`;
+    } else if (k === "details") fields[key] = `DWORD (0x0000000${rand(10)})`;
+    else if (k === "rulename") fields[key] = "-";
+    else fields[key] = `${key.replace(/\W/g, "")}-${rand(100)}`;
   }
   return { ...event, id: `${event.id}:${n}`, fields };
 }
 
-function run(label: string, events: readonly Event[], minMs = 3000): void {
+type Round = { readonly events: number; readonly wallMs: number; readonly cpuMs: number };
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+
+/**
+ * `stream(pass)` gives the events of one pass; it runs outside the timed part. Passes are timed one by one
+ * and summed into rounds of about `roundMs`; the figure is the median round.
+ */
+function run(label: string, stream: (pass: number) => readonly Event[], rounds = 5, roundMs = 700): void {
   const ruleset = new Ruleset(windowsRules);
-  for (const e of events.slice(0, 300)) ruleset.match(e); // warm-up: builds the logsource buckets and the prefilter
-  let processed = 0;
+  // One pass counts the matches; then a second of warm-up so V8 has optimised the hot path.
+  const first = stream(0);
   let matches = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < minMs) {
-    for (const e of events) matches += ruleset.match(e).length;
-    processed += events.length;
-    elapsed = performance.now() - start;
+  for (const e of first) matches += ruleset.match(e).length;
+  let pass = 1;
+  const warm = performance.now();
+  while (performance.now() - warm < 1000) for (const e of stream(pass++)) ruleset.match(e);
+  const before = ruleset.stats();
+  const results: Round[] = [];
+  for (let r = 0; r < rounds; r += 1) {
+    const round = { events: 0, wallMs: 0, cpuMs: 0 };
+    while (round.wallMs < roundMs) {
+      const events = stream(pass++);
+      const start = performance.now();
+      const cpu = cpuMs();
+      for (const e of events) ruleset.match(e);
+      round.cpuMs += cpuMs() - cpu;
+      round.wallMs += performance.now() - start;
+      round.events += events.length;
+    }
+    results.push(round);
   }
-  const stats = ruleset.stats();
+  const after = ruleset.stats();
+  const byWall = median(results.map((r) => (r.events / r.wallMs) * 1000));
+  const byCpu = median(results.map((r) => (r.events / r.cpuMs) * 1000));
+  const evaluated = after.evaluatedRules - before.evaluatedRules;
+  const seen = after.events - before.events;
+  const lookups = after.prefilterLookups - before.prefilterLookups;
+  const scans = after.prefilterScans - before.prefilterScans;
   console.log(
-    `${label}: ${fmt((processed / elapsed) * 1000)} events/s (${fmt(processed)} events in ${(elapsed / 1000).toFixed(1)} s, ` +
-      `${fmt(matches)} matches, ${stats.buckets} logsource buckets, ${stats.unindexedRules} rule slots without literals, ` +
-      `prefilter ${fmt(stats.prefilterStates)} states, ${((100 * stats.prefilterScans) / Math.max(1, stats.prefilterLookups)).toFixed(0)}% of field values scanned, ` +
-      `the rest memoised), rss ${mb(process.memoryUsage().rss)}`,
+    `${label}: ${fmt(byWall)} events/s by wall, ${fmt(byCpu)} by CPU (median of ${rounds} rounds, ` +
+      `${fmt(seen)} events); ${fmt(matches)} matches in ${fmt(first.length)} events; ` +
+      `${(evaluated / Math.max(1, seen)).toFixed(2)} rules evaluated/event; ` +
+      `prefilter: ${after.buckets} buckets, ${after.unindexedRules} rule slots without literals, ` +
+      `${fmt(after.prefilterStates)} states, ${((100 * scans) / Math.max(1, lookups)).toFixed(0)}% of values scanned; ` +
+      `rss ${mb(process.memoryUsage().rss)}`,
   );
 }
 
-run("replay of regression events", replay);
-const synthetic: Event[] = [];
-for (let i = 0; i < replay.length * 10; i += 1) synthetic.push(benign(replay[i % replay.length] as Event, i));
-run("synthetic benign stream (10x)", synthetic);
-console.log(`memory: rss ${mb(process.memoryUsage().rss)}, heap ${mb(process.memoryUsage().heapUsed)}`);
+run("replay of regression events", () => replay);
+// Each pass gets fresh command lines and file names (the pass is part of them), as a live stream would.
+const size = replay.length * 10;
+run("synthetic benign stream (10x)", (pass) =>
+  Array.from({ length: size }, (_, i) => benign(replay[i % replay.length] as Event, pass * size + i)),
+);
+globalThis.gc?.();
+const mem = process.memoryUsage();
+console.log(
+  `memory: rss ${mb(mem.rss)} (peak ${mb(process.resourceUsage().maxRSS * 1024)}), heap ${mb(mem.heapUsed)}`,
+);

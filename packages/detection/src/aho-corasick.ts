@@ -1,3 +1,7 @@
+type Hit = (id: number, end: number) => boolean | void;
+
+const stop: Hit = () => true;
+
 /**
  * Aho–Corasick automaton over lower-cased literals. The trie is stored flat (children of a state are a run in
  * typed arrays, found by a short linear search; the root has a direct table for ASCII), with failure links, so
@@ -116,8 +120,11 @@ export class AhoCorasickMatcher {
     return -1;
   }
 
-  /** Calls `hit(id)` for every literal occurring in `input` (ids may repeat). */
-  scan(input: string, hit: (id: number) => void): void {
+  /**
+   * Calls `hit(id, end)` for every literal occurring in `input`, `end` the index after it (ids may repeat);
+   * `hit` returning true stops the scan, and then so does `scan`.
+   */
+  scan(input: string, hit: Hit): boolean {
     // `step` inlined: this loop runs once per character of every indexed field of every event.
     const fail = this.fail;
     const reports = this.reports;
@@ -149,25 +156,23 @@ export class AhoCorasickMatcher {
         }
         state = fail[state] as number;
       }
-      if (reports[state] === 1) this.report(state, hit);
+      if (reports[state] === 1 && this.report(state, i + 1, hit)) return true;
     }
+    return false;
   }
 
   /** Whether any literal occurs in `input`. */
   contains(input: string): boolean {
-    let found = false;
-    this.scan(input, () => {
-      found = true;
-    });
-    return found;
+    return this.scan(input, stop);
   }
 
-  private report(state: number, hit: (id: number) => void): void {
+  private report(state: number, at: number, hit: Hit): boolean {
     let s = state;
     while (s > 0) {
       const end = this.outStart[s + 1] ?? 0;
-      for (let i = this.outStart[s] ?? 0; i < end; i += 1) hit(this.outIds[i] ?? 0);
+      for (let i = this.outStart[s] ?? 0; i < end; i += 1) if (hit(this.outIds[i] ?? 0, at) === true) return true;
       s = this.outputLink[s] ?? -1;
     }
+    return false;
   }
 }

@@ -3,7 +3,7 @@ import { identifierPatternMatches, isConditionError, parseCondition } from "./co
 import type { DiagnosticSink } from "./diagnostics.ts";
 import type { EventView } from "./event-view.ts";
 import type { CompiledField, CompileOptions, FieldMatch } from "./field-matcher.ts";
-import type { FieldOp } from "./value-test.ts";
+import type { FieldOp, Literal } from "./value-test.ts";
 import { fieldMatches } from "./value-test.ts";
 import { compileField } from "./field-matcher.ts";
 import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
@@ -26,14 +26,15 @@ export type CompiledDetection = {
   readonly test: (view: EventView) => boolean;
   readonly explain: (view: EventView) => MatchExplanation;
   /**
-   * Sets of (field, literal) atoms of which at least one must hold for the detection to match; undefined when
-   * the condition offers no such set (a `not`, a regex-only selection…). See Prefilter.
+   * Sets of (field, literal) atoms that the detection cannot match without: from every set, at least one atom
+   * must hold. Empty or undefined when the condition offers no such set (a `not`, a regex-only selection…).
+   * The ruleset's prefilter evaluates a rule only on events where every set has a hit.
    */
-  readonly atoms: readonly Atom[] | undefined;
+  readonly atoms: readonly (readonly Atom[])[] | undefined;
 };
 
-/** `field` undefined: anywhere in the event (keywords). */
-export type Atom = { readonly field: string | undefined; readonly literal: string };
+/** A literal of a field; `field` undefined: anywhere in the event (keywords). */
+export type Atom = Literal & { readonly field: string | undefined };
 
 type Evaluator = (view: EventView) => boolean;
 
@@ -73,19 +74,30 @@ export function compileDetection(
   // Spec: a list of conditions is ORed.
   const root: CondOp = ops.length === 1 && ops[0] !== undefined ? ops[0] : condOp(C.or, { items: ops });
   const test: Evaluator = (view) => evalCond(root, view);
-  const atomSets = conditions.map((c) => conditionAtoms(c.node, searches));
-  const atoms = atomSets.some((a) => a === undefined) ? undefined : atomSets.flatMap((a) => a ?? []);
+  const atoms = orClauses(conditions.map((c) => conditionClauses(c.node, searches)));
+  const explained = conditions.map((c) => ({
+    condition: c.text.text,
+    searches: referencedSearches(c.node, searches)
+      .map((name) => searches.get(name))
+      .filter((s): s is CompiledSearch => s !== undefined),
+  }));
   return {
     test,
     atoms,
     explain: (view) => {
-      const matched = conditions.find((_, i) => ops[i] !== undefined && evalCond(ops[i], view)) ?? conditions[0];
-      const names = matched === undefined ? [] : referencedSearches(matched.node, searches);
-      const selections = names
-        .map((name) => searches.get(name))
-        .filter((s): s is CompiledSearch => s !== undefined && s.test(view))
-        .map((s) => ({ name: s.name, fields: explainSearch(s, view) }));
-      return { condition: matched?.text.text ?? "", selections };
+      // Explaining runs on matches only: the condition that matched (the first, when there is one), then each
+      // selection it names that holds, with the fields of its first group that holds.
+      let matched = explained[0];
+      if (explained.length > 1) {
+        const at = ops.findIndex((op) => evalCond(op, view));
+        matched = explained[at] ?? matched;
+      }
+      const selections: { name: string; fields: FieldMatch[] }[] = [];
+      for (const s of matched?.searches ?? []) {
+        const group = s.alternatives.find((fields) => fields.every((f) => fieldMatches(f.op, view)));
+        if (group !== undefined) selections.push({ name: s.name, fields: group.map((f) => f.explain(view)) });
+      }
+      return { condition: matched?.condition ?? "", selections };
     },
   };
 }
@@ -118,11 +130,6 @@ function conditionPos(text: ConditionText, offset: number): { line: number; col:
 function compileSearch(name: string, alternatives: CompiledField[][]): CompiledSearch {
   const op = condOp(C.search, { groups: alternatives.map((fields) => fields.map((f) => f.op)) });
   return { name, alternatives, op, test: (view) => evalCond(op, view) };
-}
-
-function explainSearch(search: CompiledSearch, view: EventView): FieldMatch[] {
-  const group = search.alternatives.find((fields) => fields.every((f) => f.test(view))) ?? [];
-  return group.map((f) => f.explain(view));
 }
 
 /** Spec: "1/all of them: ... across all defined search identifiers not starting with an underscore `_`". */
@@ -247,61 +254,73 @@ function referencedSearches(node: ConditionNode, searches: ReadonlyMap<string, C
 }
 
 /**
- * Necessary atoms of a condition: if the condition is true, at least one atom holds (its literal occurs in its
- * field). AND needs any one child's set (we take the most selective); OR needs all children's sets joined;
- * NOT gives none — "not X" can be true without any literal of X.
+ * Necessary atom sets of a condition, as a conjunction of sets (see `CompiledDetection.atoms`); [] when none
+ * is known. AND needs every child's sets; OR needs, for each way of picking one set per child, their union;
+ * NOT gives none — "not X" can be true without any literal of X. Only the most selective few are kept: each
+ * costs prefilter states, and a handful already leaves few candidates.
  */
-function conditionAtoms(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): Atom[] | undefined {
+function conditionClauses(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): Atom[][] {
   switch (node.t) {
     case "and":
-      return best(node.items.map((i) => conditionAtoms(i, searches)));
+      return andClauses(node.items.map((i) => conditionClauses(i, searches)));
     case "or":
-      return union(node.items.map((i) => conditionAtoms(i, searches)));
+      return orClauses(node.items.map((i) => conditionClauses(i, searches)));
     case "not":
-      return undefined;
+      return [];
     case "id": {
       const s = searches.get(node.name);
-      return s === undefined ? undefined : searchAtoms(s);
+      return s === undefined ? [] : searchClauses(s);
     }
     case "of": {
       const sets = resolvePattern(node.pattern, searches).map((n) => {
         const s = searches.get(n);
-        return s === undefined ? undefined : searchAtoms(s);
+        return s === undefined ? [] : searchClauses(s);
       });
-      return node.quantifier === "all" ? best(sets) : union(sets);
+      return node.quantifier === "all" ? andClauses(sets) : orClauses(sets);
     }
   }
 }
 
-function searchAtoms(search: CompiledSearch): Atom[] | undefined {
-  return union(
+function searchClauses(search: CompiledSearch): Atom[][] {
+  return orClauses(
     search.alternatives.map((fields) =>
-      best(
+      andClauses(
         fields.map((f) =>
-          f.literals === undefined ? undefined : f.literals.map((literal) => ({ field: f.field, literal })),
+          f.clauses.filter((c) => c.length > 0).map((c) => c.map((literal) => ({ ...literal, field: f.field }))),
         ),
       ),
     ),
   );
 }
 
-function union(sets: readonly (Atom[] | undefined)[]): Atom[] | undefined {
-  if (sets.length === 0 || sets.some((s) => s === undefined)) return undefined;
-  return sets.flatMap((s) => s ?? []);
+const MAX_CLAUSES = 3;
+
+function andClauses(parts: readonly Atom[][][]): Atom[][] {
+  return mostSelective(parts.flat());
 }
 
-/** Of sets that are each necessary, the one whose shortest literal is longest filters best. */
-function best(sets: readonly (Atom[] | undefined)[]): Atom[] | undefined {
-  let chosen: Atom[] | undefined;
-  let score = Number.NEGATIVE_INFINITY;
-  for (const s of sets) {
-    if (s === undefined || s.length === 0) continue;
-    const shortest = s.reduce((m, a) => Math.min(m, a.literal.length), Number.POSITIVE_INFINITY);
-    const value = shortest * 4 - Math.log2(s.length);
-    if (value > score) {
-      score = value;
-      chosen = s;
-    }
-  }
-  return chosen;
+function orClauses(parts: readonly Atom[][][]): Atom[][] {
+  if (parts.length === 0 || parts.some((p) => p.length === 0)) return [];
+  let acc = parts[0] as Atom[][];
+  for (const next of parts.slice(1)) acc = mostSelective(acc.flatMap((a) => next.map((b) => [...a, ...b])));
+  return acc;
+}
+
+function mostSelective(clauses: Atom[][]): Atom[][] {
+  if (clauses.length <= MAX_CLAUSES) return clauses;
+  return clauses
+    .map((clause) => ({ clause, score: selectivity(clause) }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, MAX_CLAUSES)
+    .map((c) => c.clause);
+}
+
+/**
+ * How well a set filters: by its weakest literal (longer is rarer; a literal that must begin or end the value
+ * is rarer still), less a little for every literal it holds.
+ */
+function selectivity(clause: readonly Atom[]): number {
+  let weakest = Number.POSITIVE_INFINITY;
+  for (const a of clause) weakest = Math.min(weakest, a.text.length + (a.start ? 3 : 0) + (a.end ? 3 : 0));
+  return weakest * 4 - Math.log2(clause.length);
 }

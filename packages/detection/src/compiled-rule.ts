@@ -23,7 +23,9 @@ const TACTICS = new Set([
   "persistence",
   "privilege-escalation",
   "defense-evasion",
+  // ATT&CK v19 split defense-evasion into stealth and defense-impairment; SigmaHQ already tags both.
   "stealth",
+  "defense-impairment",
   "credential-access",
   "discovery",
   "lateral-movement",

@@ -1,32 +1,88 @@
 import type { Event, FieldValue } from "@ring3/schema";
 
 /**
+ * Field names as small integers ("slots"), shared by every compiled rule, so that an event's caches are arrays
+ * indexed by slot instead of maps keyed by name. A slot keeps the spelling the rule wrote; the lookup in the
+ * event is case-insensitive. Rules name a few hundred distinct fields, so the table stays small.
+ */
+const slotByName = new Map<string, number>();
+const slotNames: string[] = [];
+
+export function fieldSlot(name: string): number {
+  let slot = slotByName.get(name);
+  if (slot === undefined) {
+    slot = slotNames.length;
+    slotNames.push(name);
+    slotByName.set(name, slot);
+  }
+  return slot;
+}
+
+/**
  * One event as the compiled rules see it. Sigma field names are case-insensitive ("Field lookups are
- * case-insensitive"), so a name that is not found as written is looked up through a lower-cased index built
- * at most once per event; dotted names reach into nested objects (`UserData.x`, JSON logs). String forms and
- * their lower-cased forms are cached, because dozens of rules read the same `CommandLine`.
+ * case-insensitive"); dotted names reach into nested objects (`UserData.x`, JSON logs). String forms and their
+ * lower-cased forms are cached per slot, because dozens of rules read the same `CommandLine`. A ruleset keeps
+ * one view and points it at each event in turn (`reset`), so matching an event allocates no caches.
  */
 export class EventView {
-  readonly event: Event;
-  private readonly fields: Readonly<Record<string, FieldValue>>;
-  private readonly stringCache = new Map<string, readonly string[] | null>();
-  private readonly lowerCache = new Map<string, readonly string[] | null>();
+  private current: Event;
+  private fields: Readonly<Record<string, FieldValue>>;
+  private keyList: readonly string[] | undefined;
+  /** Bit n set: the event has a key of length n (31: of length 31 or more); -1 until needed. */
+  private keyLengths = -1;
+  /** A cache entry is valid for this event when its stamp equals `epoch`. */
+  private epoch = 1;
+  private stringStamps = new Uint32Array(0);
+  private stringCache: (readonly string[] | undefined)[] = [];
+  private lowerStamps = new Uint32Array(0);
+  private lowerCache: (readonly string[] | undefined)[] = [];
+  private all: readonly string[] | undefined;
+  private allLower: readonly string[] | undefined;
 
   constructor(event: Event) {
-    this.event = event;
+    this.current = event;
     this.fields = event.fields;
+  }
+
+  get event(): Event {
+    return this.current;
+  }
+
+  /** Points the view at another event; everything cached for the previous one is forgotten. */
+  reset(event: Event): void {
+    this.current = event;
+    this.fields = event.fields;
+    this.keyList = undefined;
+    this.keyLengths = -1;
+    this.all = undefined;
+    this.allLower = undefined;
+    this.epoch = (this.epoch + 1) >>> 0;
+    if (this.epoch === 0) {
+      this.stringStamps.fill(0);
+      this.lowerStamps.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  private keys(): readonly string[] {
+    this.keyList ??= Object.keys(this.fields);
+    return this.keyList;
   }
 
   /** The raw value, or undefined when the event has no such field. */
   value(field: string): FieldValue | undefined {
     if (Object.hasOwn(this.fields, field)) return this.fields[field];
     // Events from ring3's own mappers already use Sigma's spelling, so a miss is nearly always a true miss:
-    // compare only keys of the same length instead of building a lower-cased index of every key.
-    let lower: string | undefined;
-    for (const key in this.fields) {
-      if (key.length !== field.length) continue;
-      lower ??= field.toLowerCase();
-      if (key.toLowerCase() === lower && Object.hasOwn(this.fields, key)) return this.fields[key];
+    // only keys of the same length are compared, and most misses have none.
+    if (this.keyLengths === -1) {
+      let lengths = 0;
+      for (const key of this.keys()) lengths |= 1 << Math.min(key.length, 31);
+      this.keyLengths = lengths;
+    }
+    if ((this.keyLengths & (1 << Math.min(field.length, 31))) !== 0) {
+      for (const key of this.keys()) {
+        if (key.length === field.length && equalsIgnoringCase(key, field)) return this.fields[key];
+      }
     }
     return field.includes(".") ? this.nested(field) : undefined;
   }
@@ -54,39 +110,97 @@ export class EventView {
    * booleans compare in their usual spelling (`EventID: 4688` matches 4688 and "4688").
    */
   strings(field: string): readonly string[] | undefined {
-    const cached = this.stringCache.get(field);
-    if (cached !== undefined) return cached ?? undefined;
-    const value = this.value(field);
-    const out = value === undefined ? undefined : stringsOf(value);
-    this.stringCache.set(field, out ?? null);
-    return out;
+    return this.stringsAt(fieldSlot(field));
   }
 
   lowerStrings(field: string): readonly string[] | undefined {
-    const cached = this.lowerCache.get(field);
-    if (cached !== undefined) return cached ?? undefined;
-    const out = this.strings(field)?.map((s) => s.toLowerCase());
-    this.lowerCache.set(field, out ?? null);
+    return this.lowerStringsAt(fieldSlot(field));
+  }
+
+  /** `strings` for a field named by its slot (see `fieldSlot`). */
+  stringsAt(slot: number): readonly string[] | undefined {
+    if (slot >= this.stringStamps.length) this.grow();
+    if (this.stringStamps[slot] === this.epoch) return this.stringCache[slot];
+    const value = this.value(slotNames[slot] as string);
+    const out = value === undefined ? undefined : stringsOf(value);
+    this.stringStamps[slot] = this.epoch;
+    this.stringCache[slot] = out;
     return out;
+  }
+
+  lowerStringsAt(slot: number): readonly string[] | undefined {
+    if (slot >= this.lowerStamps.length) this.grow();
+    if (this.lowerStamps[slot] === this.epoch) return this.lowerCache[slot];
+    const strings = this.stringsAt(slot);
+    let out: readonly string[] | undefined;
+    if (strings !== undefined) out = strings.length === 1 ? [(strings[0] as string).toLowerCase()] : lowerAll(strings);
+    this.lowerStamps[slot] = this.epoch;
+    this.lowerCache[slot] = out;
+    return out;
+  }
+
+  /**
+   * Hands the view the lower-cased `stringsAt(slot)`, which the ruleset's prefilter already has (it keeps
+   * them with the values it has seen), so that rules do not lower-case the same value again.
+   */
+  setLowerStringsAt(slot: number, lower: readonly string[]): void {
+    if (slot >= this.lowerStamps.length) this.grow();
+    this.lowerStamps[slot] = this.epoch;
+    this.lowerCache[slot] = lower;
+  }
+
+  private grow(): void {
+    const size = Math.max(64, slotNames.length * 2);
+    const strings = new Uint32Array(size);
+    strings.set(this.stringStamps);
+    this.stringStamps = strings;
+    const lower = new Uint32Array(size);
+    lower.set(this.lowerStamps);
+    this.lowerStamps = lower;
   }
 
   /** Every string value of the event, for keyword searches (spec: "searching for keywords across an entire event"). */
   allStrings(): readonly string[] {
-    const cached = this.stringCache.get("\u0000all");
-    if (cached != null) return cached;
+    if (this.all !== undefined) return this.all;
     const out: string[] = [];
-    for (const value of Object.values(this.fields)) out.push(...stringsOf(value));
-    this.stringCache.set("\u0000all", out);
+    for (const key of this.keys()) {
+      const value = this.fields[key] as FieldValue;
+      if (typeof value === "string") out.push(value);
+      else if (value !== null) for (const s of stringsOf(value)) out.push(s);
+    }
+    this.all = out;
     return out;
   }
 
   allLowerStrings(): readonly string[] {
-    const cached = this.lowerCache.get("\u0000all");
-    if (cached != null) return cached;
-    const out = this.allStrings().map((s) => s.toLowerCase());
-    this.lowerCache.set("\u0000all", out);
-    return out;
+    this.allLower ??= lowerAll(this.allStrings());
+    return this.allLower;
   }
+
+  /** See `setLowerStringsAt`. */
+  setAllLowerStrings(lower: readonly string[]): void {
+    this.allLower = lower;
+  }
+}
+
+function lowerAll(strings: readonly string[]): string[] {
+  const out = new Array<string>(strings.length);
+  for (let i = 0; i < strings.length; i += 1) out[i] = (strings[i] as string).toLowerCase();
+  return out;
+}
+
+/** `a.toLowerCase() === b.toLowerCase()` for strings of equal length, without allocating for ASCII. */
+function equalsIgnoringCase(a: string, b: string): boolean {
+  for (let i = 0; i < a.length; i += 1) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 128 || y >= 128) return a.toLowerCase() === b.toLowerCase();
+    if (x >= 65 && x <= 90) x |= 32;
+    if (y >= 65 && y <= 90) y |= 32;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 function stringsOf(value: FieldValue): string[] {

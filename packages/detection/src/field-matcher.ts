@@ -11,15 +11,17 @@ import {
 } from "./encodings.ts";
 import type { EncodingError } from "./encodings.ts";
 import type { EventView } from "./event-view.ts";
+import { fieldSlot } from "./event-view.ts";
 import { networkContains, parseNetwork } from "./ip-network.ts";
 import type { ComparisonModifier, TimePartModifier } from "./modifiers.ts";
 import { COMPARISON_MODIFIERS, MODIFIERS, REGEX_FLAG_MODIFIERS, TIME_PART_MODIFIERS } from "./modifiers.ts";
 import type { FieldSpec } from "./sigma-rule.ts";
 import type { SigmaString } from "./sigma-string.ts";
 import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./sigma-string.ts";
+import { compileLinearRegex } from "./regex-dfa.ts";
 import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
-import type { FieldOp, ValueTest } from "./value-test.ts";
+import type { FieldOp, Literal, ValueTest } from "./value-test.ts";
 import { fieldMatches, fieldOp, foldList, FT, readValues, valueMatches, valueTest, VT } from "./value-test.ts";
 import type { YScalar } from "./yaml-tree.ts";
 
@@ -47,10 +49,10 @@ export type CompiledField = {
   readonly test: (view: EventView) => boolean;
   readonly explain: (view: EventView) => FieldMatch;
   /**
-   * Lower-cased substrings of which at least one must occur in the (lower-cased) field for the field to match,
-   * or undefined when no such set exists. The ruleset's prefilter uses them to skip rules that cannot match.
+   * Sets of literals that the field cannot match without: from each set, one must occur in some value of the
+   * field ([] when nothing is known). The ruleset's prefilter uses them to skip rules that cannot match.
    */
-  readonly literals: readonly string[] | undefined;
+  readonly clauses: readonly (readonly Literal[])[];
 };
 
 const KEYWORD_FIELD = "(keywords)";
@@ -133,7 +135,7 @@ function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): Com
     field,
     modifiers: spec.modifiers,
     op,
-    literals: undefined,
+    clauses: [],
     test: (view) => fieldMatches(op, view),
     explain: (view) => ({
       field: name,
@@ -152,7 +154,7 @@ function compileNull(spec: FieldSpec, name: string): CompiledField {
     field,
     modifiers: spec.modifiers,
     op,
-    literals: undefined,
+    clauses: [],
     test: (view) => fieldMatches(op, view),
     explain: () => ({ field: name, modifiers: spec.modifiers, patterns: ["null"], values: [] }),
   };
@@ -166,8 +168,13 @@ function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: Diagnos
   const out: ValueTest[][] = [];
   for (const v of spec.values) {
     try {
+      // RE2JS validates every pattern, and runs those the faster engine does not support (multi-line mode…).
       const re = RE2JS.compile(v.text, bits);
-      out.push([valueTest(VT.regex, v.text, requiredRegexLiterals(v.text), { regex: re })]);
+      const fast = flags.includes("m")
+        ? undefined
+        : compileLinearRegex(v.text, { caseInsensitive: flags.includes("i"), dotAll: flags.includes("s") });
+      const literals = requiredRegexLiterals(v.text)?.map((text) => ({ text, start: false, end: false }));
+      out.push([valueTest(VT.regex, v.text, literals, { regex: fast ?? re })]);
     } catch (error) {
       // RE2 has no backreferences or lookaround: such a rule cannot run in linear time, so it is refused.
       sink.error(
@@ -282,24 +289,26 @@ function compileFieldRef(
         return a === b;
     }
   };
-  const refMatches = (view: EventView, ref: string): string | undefined => {
-    const left = view.strings(field);
-    const right = view.strings(ref);
+  const slot = fieldSlot(field);
+  const refSlots = refs.map(fieldSlot);
+  const refMatches = (view: EventView, ref: number): string | undefined => {
+    const left = view.stringsAt(slot);
+    const right = view.stringsAt(ref);
     if (left === undefined || right === undefined) return undefined;
     for (const l of left) for (const r of right) if (compare(norm(l), norm(r))) return l;
     return undefined;
   };
   const test = (view: EventView): boolean => {
-    if (neq) return view.value(field) !== undefined && refs.every((r) => refMatches(view, r) === undefined);
+    if (neq) return view.stringsAt(slot) !== undefined && refSlots.every((r) => refMatches(view, r) === undefined);
     return all
-      ? refs.every((r) => refMatches(view, r) !== undefined)
-      : refs.some((r) => refMatches(view, r) !== undefined);
+      ? refSlots.every((r) => refMatches(view, r) !== undefined)
+      : refSlots.some((r) => refMatches(view, r) !== undefined);
   };
   return {
     field,
     modifiers: spec.modifiers,
     op: fieldOp(FT.fn, field, { fn: test }),
-    literals: undefined,
+    clauses: [],
     test,
     explain: (view) => ({
       field: name,
@@ -457,13 +466,26 @@ function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const pattern = formatSigmaString(s);
   const segments = parts.filter((p): p is string => typeof p === "string");
   const longest = segments.reduce((a, b) => (b.length > a.length ? b : a), "");
-  const literals = longest === "" ? undefined : [cased ? longest.toLowerCase() : longest];
+  // A cased test's literal is looked for in the lower-cased value: only ASCII lower-cases the same alone as
+  // inside a longer string (final sigma does not), so other cased literals are not used.
+  const literals: Literal[] | undefined =
+    longest === "" || (cased && /[^\x00-\x7f]/.test(longest))
+      ? undefined
+      : [
+          {
+            text: cased ? longest.toLowerCase() : longest,
+            start: parts[0] === longest,
+            end: parts[parts.length - 1] === longest,
+          },
+        ];
   const [a, b, c] = parts;
   if (parts.length === 0) return valueTest(VT.empty, pattern, undefined);
   if (parts.includes(QMARK)) {
     let source = "^";
     for (const p of parts) source += p === STAR ? ".*" : p === QMARK ? "." : escapeRegex(p);
-    return valueTest(VT.regex, pattern, literals, { regex: RE2JS.compile(`${source}$`, RE2JS.DOTALL) });
+    source += "$";
+    const regex = compileLinearRegex(source, { caseInsensitive: false, dotAll: true }) ?? RE2JS.compile(source, RE2JS.DOTALL);
+    return valueTest(VT.regex, pattern, literals, { regex });
   }
   if (parts.length === 1) {
     if (a === STAR) return valueTest(VT.always, pattern, undefined);
@@ -506,54 +528,47 @@ function combine(
     : all && groups.length > 1
       ? fieldOp(FT.all, field, { cased, groups: groups.map(foldList) })
       : fieldOp(FT.any, field, { cased, tests: foldList(flat) });
-  let literals: string[] | undefined;
+  const folded = op.kind === FT.any ? op.tests : op.groups.flat();
+  const negated = neq ? flat.map((t) => `not ${t.pattern}`) : [];
+  let clauses: Literal[][] = [];
   if (!neq) {
-    if (all && groups.length > 1) {
-      // Every group must match, so any one group's literals are necessary; take the most selective.
-      const sets = groups.map(groupLiterals).filter((s): s is string[] => s !== undefined);
-      literals = sets.sort((x, y) => minLength(y) - minLength(x))[0];
-    } else {
-      literals = groupLiterals(flat);
-    }
+    // With `all`, every group must match, so each group's literals are a set of their own.
+    const sets = all && groups.length > 1 ? groups.map(groupLiterals) : [groupLiterals(flat)];
+    clauses = sets.filter((set): set is Literal[] => set !== undefined);
   }
   return {
     field,
     modifiers: spec.modifiers,
     op,
-    literals,
+    clauses,
     test: (view) => fieldMatches(op, view),
     explain: (view) => {
       const values = readValues(op, view) ?? [];
-      const raw = field === undefined ? view.allStrings() : (view.strings(field) ?? []);
+      const raw = op.slot < 0 ? view.allStrings() : (view.stringsAt(op.slot) ?? []);
+      if (neq) return { field: name, modifiers: spec.modifiers, patterns: negated, values: raw.slice() };
       const patterns = new Set<string>();
       const matched = new Set<string>();
-      values.forEach((v, i) => {
+      for (let i = 0; i < values.length; i += 1) {
+        const v = values[i] as string;
+        // The folded tests decide quickly whether the value matched; only then are the patterns named.
+        if (!folded.some((t) => valueMatches(t, v))) continue;
         for (const t of flat) {
           if (valueMatches(t, v)) {
             patterns.add(t.pattern);
             matched.add(raw[i] ?? v);
           }
         }
-      });
-      return {
-        field: name,
-        modifiers: spec.modifiers,
-        patterns: neq ? flat.map((t) => `not ${t.pattern}`) : [...patterns],
-        values: neq ? raw.slice() : [...matched],
-      };
+      }
+      return { field: name, modifiers: spec.modifiers, patterns: [...patterns], values: [...matched] };
     },
   };
 }
 
-function groupLiterals(tests: readonly ValueTest[]): string[] | undefined {
-  const out: string[] = [];
+function groupLiterals(tests: readonly ValueTest[]): Literal[] | undefined {
+  const out: Literal[] = [];
   for (const t of tests) {
     if (t.literals === undefined) return undefined;
     out.push(...t.literals);
   }
   return out;
-}
-
-function minLength(set: readonly string[]): number {
-  return set.reduce((m, s) => Math.min(m, s.length), Number.POSITIVE_INFINITY);
 }

@@ -3,8 +3,9 @@ import { AhoCorasickMatcher } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
 import type { Diagnostic } from "./diagnostics.ts";
-import { EventView } from "./event-view.ts";
+import { EventView, fieldSlot } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
+import { literalFold } from "./value-test.ts";
 
 /** One rule firing on one event. Carries the rule's author: the Detection Rule License requires it. */
 export type RuleMatch = {
@@ -48,48 +49,42 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
 };
 
 /**
- * The literals of one field, and a memo of which rules each recently seen value hits. Telemetry repeats itself
- * (the same Image, ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
- * The memo is bounded by characters held and simply starts over when full.
+ * The literals of one field (or, `slot` -1, of keywords: every value of the event), each standing for one atom
+ * set of one rule, and a memo of which sets each recently seen value hits. Telemetry repeats itself (the same
+ * Image, ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
  */
 type FieldIndex = {
-  readonly field: string | undefined;
+  readonly slot: number;
   readonly matcher: AhoCorasickMatcher;
-  readonly memo: Map<string, readonly number[]>;
-  memoChars: number;
-  lookups: number;
-  scans: number;
+  /** Per literal id: the atom set it belongs to, its length, and whether it must begin (1) / end (2) the value. */
+  readonly literalSet: Int32Array;
+  readonly literalLength: Int32Array;
+  readonly literalAnchor: Uint8Array;
+  readonly memo: Map<string, Seen>;
 };
 
-const MEMO_MAX_CHARS = 1 << 20;
-const MEMO_MAX_VALUE = 2048;
+/** A value the prefilter has seen: lower-cased (rules read it so too), and the atom sets it hits. */
+type Seen = { readonly lower: string; readonly sets: readonly number[] };
 
-function literalHits(entry: FieldIndex, raw: string): readonly number[] {
-  entry.lookups += 1;
-  const known = entry.memo.get(raw);
-  if (known !== undefined) return known;
-  entry.scans += 1;
-  const found: number[] = [];
-  entry.matcher.scan(raw.toLowerCase(), (id) => {
-    if (!found.includes(id)) found.push(id);
-  });
-  if (raw.length <= MEMO_MAX_VALUE) {
-    if (entry.memoChars + raw.length > MEMO_MAX_CHARS) {
-      entry.memo.clear();
-      entry.memoChars = 0;
-    }
-    entry.memo.set(raw, found);
-    entry.memoChars += raw.length;
-  }
-  return found;
-}
+/** Characters of values the memos of one ruleset hold at most; they all start over when it is reached. */
+const MEMO_MAX_CHARS = 1 << 21;
+const MEMO_MAX_VALUE = 2048;
+const ANCHOR_START = 1;
+const ANCHOR_END = 2;
 
 type Bucket = {
   readonly rules: readonly CompiledRule[];
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
   readonly fields: readonly FieldIndex[];
-  readonly marks: Uint32Array;
+  /** Per rule: how many atom sets must have a hit (0: the rule is in `always`). */
+  readonly need: Uint16Array;
+  /** Per atom set: its rule. */
+  readonly setRule: Int32Array;
+  /** Per-event scratch, valid where the mark equals the ruleset's epoch. */
+  readonly setMarks: Uint32Array;
+  readonly ruleMarks: Uint32Array;
+  readonly ruleHits: Uint16Array;
 };
 
 export type RulesetStats = {
@@ -101,26 +96,39 @@ export type RulesetStats = {
   /** Field values looked up in the prefilter, and how many of them had to be scanned (not memoised). */
   readonly prefilterLookups: number;
   readonly prefilterScans: number;
+  /** Events matched, and rules evaluated on them after the prefilter. */
+  readonly events: number;
+  readonly evaluatedRules: number;
 };
 
 /**
  * The rules of one load, indexed by logsource (an event only meets the rules whose logsource it satisfies)
  * and, inside each logsource, by the literals a rule cannot match without (Aho–Corasick over the fields those
- * literals belong to). Each rule runs in isolation: one that throws or overruns its time budget is disabled
- * and reported, and the others keep running — a content error must never take the sensor down.
+ * literals belong to; a rule is evaluated only when each of its atom sets has a hit). Each rule runs in
+ * isolation: one that throws or overruns its time budget is disabled and reported, and the others keep
+ * running — a content error must never take the sensor down.
  */
 export class Ruleset {
   readonly rules: readonly CompiledRule[];
   private readonly disabledRules = new Map<CompiledRule, Diagnostic>();
-  private readonly buckets = new Map<string, Bucket>();
+  /** product → category → service → bucket ("" for a missing part). */
+  private readonly buckets = new Map<string, Map<string, Map<string, Bucket>>>();
+  private bucketCount = 0;
   private readonly parents: Readonly<Record<string, readonly string[]>>;
   private readonly serviceAliases: Readonly<Record<string, string>>;
   private readonly budget: number;
   private readonly clock: () => number;
   private readonly onRuleDisabled: ((d: Diagnostic) => void) | undefined;
   private readonly usePrefilter: boolean;
-  private epoch = 0;
   private readonly overruns = new Map<CompiledRule, number>();
+  private readonly view = new EventView({ id: "", time: "", host: "", logsource: {}, fields: {} });
+  private viewInUse = false;
+  private epoch = 0;
+  private memoChars = 0;
+  private eventCount = 0;
+  private evaluated = 0;
+  private lookups = 0;
+  private scans = 0;
 
   constructor(rules: readonly CompiledRule[], options: RulesetOptions = {}) {
     this.rules = rules;
@@ -146,70 +154,103 @@ export class Ruleset {
   match(event: Event): RuleMatch[] {
     const bucket = this.bucket(event.logsource);
     if (bucket.rules.length === 0) return [];
-    const view = new EventView(event);
-    const candidates = this.usePrefilter ? this.candidates(bucket, view) : bucket.rules.map((_, i) => i);
-    const matches: RuleMatch[] = [];
-    for (const index of candidates) {
-      const rule = bucket.rules[index];
-      if (rule === undefined || this.disabledRules.has(rule)) continue;
-      const explanation = this.run(rule, view);
-      if (explanation !== undefined) matches.push(toMatch(rule, event, explanation));
+    // One view serves every event; a call from inside another (an `onRuleDisabled` handler) gets its own.
+    const nested = this.viewInUse;
+    const view = nested ? new EventView(event) : this.view;
+    if (!nested) view.reset(event);
+    this.viewInUse = true;
+    try {
+      const candidates = this.usePrefilter ? this.candidates(bucket, view) : bucket.rules.map((_, i) => i);
+      this.eventCount += 1;
+      this.evaluated += candidates.length;
+      return this.evaluate(bucket, candidates, view);
+    } finally {
+      this.viewInUse = nested;
     }
-    return matches;
   }
 
   stats(): RulesetStats {
     let states = 0;
     let unindexed = 0;
-    let lookups = 0;
-    let scans = 0;
-    for (const b of this.buckets.values()) {
-      for (const f of b.fields) {
-        states += f.matcher.stateCount;
-        lookups += f.lookups;
-        scans += f.scans;
-      }
-      unindexed += b.always.length;
+    for (const bucket of this.allBuckets()) {
+      for (const f of bucket.fields) states += f.matcher.stateCount;
+      unindexed += bucket.always.length;
     }
     return {
       rules: this.rules.length,
       disabled: this.disabledRules.size,
-      buckets: this.buckets.size,
+      buckets: this.bucketCount,
       prefilterStates: states,
       unindexedRules: unindexed,
-      prefilterLookups: lookups,
-      prefilterScans: scans,
+      prefilterLookups: this.lookups,
+      prefilterScans: this.scans,
+      events: this.eventCount,
+      evaluatedRules: this.evaluated,
     };
   }
 
-  /** The explanation when the rule matches; undefined when it does not or has just been disabled. */
-  private run(rule: CompiledRule, view: EventView): MatchExplanation | undefined {
+  private *allBuckets(): Iterable<Bucket> {
+    for (const byCategory of this.buckets.values())
+      for (const byService of byCategory.values()) yield* byService.values();
+  }
+
+  /**
+   * The candidates' matches. The clock is read around the whole batch, not around each rule (a clock read
+   * costs as much as evaluating a rule): under the budget, no rule in it can be over. Over it, the batch is
+   * evaluated again rule by rule with the clock, which finds the slow rule — rules are pure, so the second
+   * run gives the same answers — at twice the cost, on slow events only.
+   */
+  private evaluate(bucket: Bucket, candidates: readonly number[], view: EventView): RuleMatch[] {
+    const matches: RuleMatch[] = [];
     const start = this.clock();
-    let explanation: MatchExplanation | undefined;
+    for (const index of candidates) {
+      const rule = bucket.rules[index] as CompiledRule;
+      if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
+      const explanation = this.explain(rule, view);
+      if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
+    }
+    if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, view);
+    if (this.overruns.size > 0) for (const index of candidates) this.overruns.delete(bucket.rules[index] as CompiledRule);
+    return matches;
+  }
+
+  private evaluateTimed(bucket: Bucket, candidates: readonly number[], view: EventView): RuleMatch[] {
+    const matches: RuleMatch[] = [];
+    for (const index of candidates) {
+      const rule = bucket.rules[index] as CompiledRule;
+      if (this.disabledRules.has(rule)) continue;
+      const start = this.clock();
+      const explanation = this.explain(rule, view);
+      const elapsed = this.clock() - start;
+      if (elapsed > this.budget) {
+        // One overrun can be a GC pause; two in a row is the rule.
+        const count = (this.overruns.get(rule) ?? 0) + 1;
+        this.overruns.set(rule, count);
+        if (count >= 2) {
+          this.disable(
+            rule,
+            "R3_RULE_TIME_BUDGET",
+            `rule took ${elapsed.toFixed(1)} ms on one event (budget ${this.budget} ms) twice in a row and was disabled`,
+          );
+          continue;
+        }
+      } else if (this.overruns.size > 0) {
+        this.overruns.delete(rule);
+      }
+      if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
+    }
+    return matches;
+  }
+
+  /** The explanation when the rule matches; undefined when it does not or has just been disabled. */
+  private explain(rule: CompiledRule, view: EventView): MatchExplanation | undefined {
     try {
       // Explaining evaluates selections that `test` short-circuited past, so it too can hit a content bug.
-      explanation = rule.detection.test(view) ? rule.detection.explain(view) : undefined;
+      return rule.detection.test(view) ? rule.detection.explain(view) : undefined;
     } catch (error) {
       this.disable(rule, "R3_RULE_RUNTIME_ERROR", `rule threw while matching and was disabled: ${String(error)}`);
       return undefined;
     }
-    const elapsed = this.clock() - start;
-    if (elapsed > this.budget) {
-      // One overrun can be a GC pause; two in a row is the rule.
-      const count = (this.overruns.get(rule) ?? 0) + 1;
-      this.overruns.set(rule, count);
-      if (count >= 2) {
-        this.disable(
-          rule,
-          "R3_RULE_TIME_BUDGET",
-          `rule took ${elapsed.toFixed(1)} ms on one event (budget ${this.budget} ms) twice in a row and was disabled`,
-        );
-        return undefined;
-      }
-    } else if (this.overruns.size > 0) {
-      this.overruns.delete(rule);
-    }
-    return explanation;
   }
 
   private disable(rule: CompiledRule, code: string, message: string): void {
@@ -226,38 +267,95 @@ export class Ruleset {
     this.onRuleDisabled?.(diagnostic);
   }
 
+  /** Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`. */
   private candidates(bucket: Bucket, view: EventView): number[] {
-    if (bucket.fields.length === 0) return bucket.always.slice();
-    this.epoch = (this.epoch + 1) >>> 0;
-    if (this.epoch === 0) {
-      bucket.marks.fill(0);
-      this.epoch = 1;
-    }
-    const epoch = this.epoch;
-    const marks = bucket.marks;
     const hits: number[] = [];
-    for (const entry of bucket.fields) {
-      const values = entry.field === undefined ? view.allStrings() : view.strings(entry.field);
-      if (values === undefined) continue;
-      for (const raw of values) {
-        for (const id of literalHits(entry, raw)) {
-          if (marks[id] !== epoch) {
-            marks[id] = epoch;
-            hits.push(id);
+    if (bucket.fields.length > 0) {
+      this.epoch = (this.epoch + 1) >>> 0;
+      if (this.epoch === 0) {
+        for (const b of this.allBuckets()) {
+          b.setMarks.fill(0);
+          b.ruleMarks.fill(0);
+        }
+        this.epoch = 1;
+      }
+      const epoch = this.epoch;
+      const { setMarks, ruleMarks, ruleHits, setRule, need } = bucket;
+      for (const entry of bucket.fields) {
+        const values = entry.slot < 0 ? view.allStrings() : view.stringsAt(entry.slot);
+        if (values === undefined || values.length === 0) continue;
+        const lower = new Array<string>(values.length);
+        for (let i = 0; i < values.length; i += 1) {
+          const seen = this.seen(entry, values[i] as string);
+          lower[i] = seen.lower;
+          const sets = seen.sets;
+          for (let k = 0; k < sets.length; k += 1) {
+            const set = sets[k] as number;
+            if (setMarks[set] === epoch) continue;
+            setMarks[set] = epoch;
+            const rule = setRule[set] as number;
+            if (ruleMarks[rule] !== epoch) {
+              ruleMarks[rule] = epoch;
+              ruleHits[rule] = 0;
+            }
+            ruleHits[rule] = (ruleHits[rule] as number) + 1;
+            if (ruleHits[rule] === need[rule]) hits.push(rule);
           }
         }
+        if (entry.slot < 0) view.setAllLowerStrings(lower);
+        else view.setLowerStringsAt(entry.slot, lower);
       }
     }
-    for (const id of bucket.always) if (marks[id] !== epoch) hits.push(id);
-    return hits.sort((a, b) => a - b);
+    for (const index of bucket.always) hits.push(index);
+    return hits.length > 1 ? hits.sort((a, b) => a - b) : hits;
+  }
+
+  private seen(entry: FieldIndex, raw: string): Seen {
+    this.lookups += 1;
+    const known = entry.memo.get(raw);
+    if (known !== undefined) return known;
+    this.scans += 1;
+    const lower = raw.toLowerCase();
+    const text = lower.includes("\u017f") ? literalFold(lower) : lower;
+    const sets: number[] = [];
+    entry.matcher.scan(text, (id, end) => {
+      const anchor = entry.literalAnchor[id] as number;
+      if ((anchor & ANCHOR_START) !== 0 && end !== entry.literalLength[id]) return;
+      if ((anchor & ANCHOR_END) !== 0 && end !== text.length) return;
+      const set = entry.literalSet[id] as number;
+      if (!sets.includes(set)) sets.push(set);
+    });
+    const seen: Seen = { lower, sets };
+    if (raw.length <= MEMO_MAX_VALUE) {
+      if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
+        for (const b of this.allBuckets()) for (const f of b.fields) f.memo.clear();
+        this.memoChars = 0;
+      }
+      entry.memo.set(raw, seen);
+      this.memoChars += raw.length;
+    }
+    return seen;
   }
 
   private bucket(logsource: SigmaLogsource): Bucket {
-    const key = `${logsource.product ?? ""}|${logsource.category ?? ""}|${logsource.service ?? ""}`;
-    let bucket = this.buckets.get(key);
+    const product = logsource.product ?? "";
+    const category = logsource.category ?? "";
+    const service = logsource.service ?? "";
+    let byCategory = this.buckets.get(product);
+    if (byCategory === undefined) {
+      byCategory = new Map();
+      this.buckets.set(product, byCategory);
+    }
+    let byService = byCategory.get(category);
+    if (byService === undefined) {
+      byService = new Map();
+      byCategory.set(category, byService);
+    }
+    let bucket = byService.get(service);
     if (bucket === undefined) {
       bucket = this.buildBucket(logsource);
-      this.buckets.set(key, bucket);
+      byService.set(service, bucket);
+      this.bucketCount += 1;
     }
     return bucket;
   }
@@ -277,32 +375,53 @@ export class Ruleset {
       return true;
     });
     const always: number[] = [];
-    const byField = new Map<string, { field: string | undefined; literals: { text: string; id: number }[] }>();
+    const need = new Uint16Array(rules.length);
+    const setRule: number[] = [];
+    type Entry = { slot: number; literals: { text: string; id: number }[]; sets: number[]; anchors: number[] };
+    const byField = new Map<string, Entry>();
     rules.forEach((rule, index) => {
-      const atoms = rule.detection.atoms;
-      if (atoms === undefined || atoms.length === 0) {
+      const sets = (rule.detection.atoms ?? []).filter((set) => set.length > 0);
+      if (sets.length === 0) {
         always.push(index);
         return;
       }
-      for (const atom of atoms) {
-        const key = atom.field === undefined ? "\u0000" : atom.field.toLowerCase();
-        let entry = byField.get(key);
-        if (entry === undefined) {
-          entry = { field: atom.field, literals: [] };
-          byField.set(key, entry);
+      need[index] = sets.length;
+      for (const set of sets) {
+        const id = setRule.length;
+        setRule.push(index);
+        for (const atom of set) {
+          const key = atom.field === undefined ? "\u0000" : atom.field.toLowerCase();
+          let entry = byField.get(key);
+          if (entry === undefined) {
+            entry = { slot: atom.field === undefined ? -1 : fieldSlot(atom.field), literals: [], sets: [], anchors: [] };
+            byField.set(key, entry);
+          }
+          entry.literals.push({ text: atom.text, id: entry.literals.length });
+          entry.sets.push(id);
+          entry.anchors.push((atom.start ? ANCHOR_START : 0) | (atom.end ? ANCHOR_END : 0));
         }
-        entry.literals.push({ text: atom.literal, id: index });
       }
     });
-    const fields = [...byField.values()].map((e): FieldIndex => ({
-      field: e.field,
-      matcher: new AhoCorasickMatcher(e.literals),
-      memo: new Map(),
-      memoChars: 0,
-      lookups: 0,
-      scans: 0,
-    }));
-    return { rules, always, fields, marks: new Uint32Array(rules.length) };
+    const fields = [...byField.values()].map(
+      (e): FieldIndex => ({
+        slot: e.slot,
+        matcher: new AhoCorasickMatcher(e.literals),
+        literalSet: Int32Array.from(e.sets),
+        literalLength: Int32Array.from(e.literals, (l) => l.text.length),
+        literalAnchor: Uint8Array.from(e.anchors),
+        memo: new Map(),
+      }),
+    );
+    return {
+      rules,
+      always,
+      fields,
+      need,
+      setRule: Int32Array.from(setRule),
+      setMarks: new Uint32Array(setRule.length),
+      ruleMarks: new Uint32Array(rules.length),
+      ruleHits: new Uint16Array(rules.length),
+    };
   }
 }
 

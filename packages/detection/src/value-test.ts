@@ -1,5 +1,6 @@
 import { AhoCorasickMatcher } from "./aho-corasick.ts";
 import type { EventView } from "./event-view.ts";
+import { fieldSlot } from "./event-view.ts";
 
 /**
  * Compiled tests as data, run by two small interpreter functions (`valueMatches`, `fieldMatches`). A ruleset
@@ -27,6 +28,12 @@ export type ValueTestKind = (typeof VT)[keyof typeof VT];
 
 export type RegexProgram = { test(input: string): boolean };
 
+/**
+ * A lower-cased text that a value cannot pass a test without containing (once lower-cased), and whether it
+ * must also begin (`start`) or end (`end`) the value. The ruleset's prefilter indexes them.
+ */
+export type Literal = { readonly text: string; readonly start: boolean; readonly end: boolean };
+
 export type ValueTest = {
   readonly kind: ValueTestKind;
   /** The rule value in Sigma syntax, for explanations. */
@@ -38,8 +45,8 @@ export type ValueTest = {
   readonly regex: RegexProgram | null;
   readonly list: ListMatcher | null;
   readonly fn: ((input: string) => boolean) | null;
-  /** Lower-cased literals of which one must occur in the value for the test to pass (undefined: none known). */
-  readonly literals: readonly string[] | undefined;
+  /** Literals of which one must occur in the value for the test to pass (undefined: none known). */
+  readonly literals: readonly Literal[] | undefined;
 };
 
 type ValueTestInit = Partial<Omit<ValueTest, "kind" | "pattern" | "literals">>;
@@ -48,7 +55,7 @@ type ValueTestInit = Partial<Omit<ValueTest, "kind" | "pattern" | "literals">>;
 export function valueTest(
   kind: ValueTestKind,
   pattern: string,
-  literals: readonly string[] | undefined,
+  literals: readonly Literal[] | undefined,
   init: ValueTestInit = {},
 ): ValueTest {
   return {
@@ -78,7 +85,11 @@ export function valueMatches(t: ValueTest, input: string): boolean {
     case VT.glob:
       return globMatches(t, input);
     case VT.regex:
-      return (t.regex as RegexProgram).test(input);
+      // The regex engine costs microseconds; a value without any of its required literals cannot match.
+      return (
+        (t.literals === undefined || hasLiteral(literalFold(input), t.literals)) &&
+        (t.regex as RegexProgram).test(input)
+      );
     case VT.always:
       return true;
     case VT.empty:
@@ -88,6 +99,21 @@ export function valueMatches(t: ValueTest, input: string): boolean {
     case VT.fn:
       return (t.fn as (input: string) => boolean)(input);
   }
+}
+
+/**
+ * The form of a value that literals are looked for in: lower-cased, and with U+017F (long s) as `s`, because
+ * a case-insensitive regex matches `s` with it while `toLowerCase` keeps it (U+212A, the Kelvin sign, already
+ * lower-cases to `k`; other ASCII letters have no such partner).
+ */
+export function literalFold(value: string): string {
+  const lower = value.toLowerCase();
+  return lower.includes("\u017f") ? lower.replaceAll("\u017f", "s") : lower;
+}
+
+function hasLiteral(lower: string, literals: readonly Literal[]): boolean {
+  for (let i = 0; i < literals.length; i += 1) if (lower.includes((literals[i] as Literal).text)) return true;
+  return false;
 }
 
 /**
@@ -197,6 +223,8 @@ export type FieldOp = {
   readonly kind: FieldOpKind;
   /** undefined: keywords, searched in every value of the event. */
   readonly field: string | undefined;
+  /** `fieldSlot(field)`, -1 for keywords. */
+  readonly slot: number;
   readonly cased: boolean;
   readonly tests: readonly ValueTest[];
   readonly groups: readonly (readonly ValueTest[])[];
@@ -206,11 +234,12 @@ export type FieldOp = {
 export function fieldOp(
   kind: FieldOpKind,
   field: string | undefined,
-  init: Partial<Omit<FieldOp, "kind" | "field">> = {},
+  init: Partial<Omit<FieldOp, "kind" | "field" | "slot">> = {},
 ): FieldOp {
   return {
     kind,
     field,
+    slot: field === undefined ? -1 : fieldSlot(field),
     cased: init.cased ?? false,
     tests: init.tests ?? [],
     groups: init.groups ?? [],
@@ -219,8 +248,8 @@ export function fieldOp(
 }
 
 export function readValues(op: FieldOp, view: EventView): readonly string[] | undefined {
-  if (op.field === undefined) return op.cased ? view.allStrings() : view.allLowerStrings();
-  return op.cased ? view.strings(op.field) : view.lowerStrings(op.field);
+  if (op.slot < 0) return op.cased ? view.allStrings() : view.allLowerStrings();
+  return op.cased ? view.stringsAt(op.slot) : view.lowerStringsAt(op.slot);
 }
 
 function groupHit(group: readonly ValueTest[], values: readonly string[]): boolean {
@@ -250,12 +279,12 @@ export function fieldMatches(op: FieldOp, view: EventView): boolean {
       return true;
     }
     case FT.exists:
-      return op.field !== undefined && view.value(op.field) !== undefined;
+      return op.slot >= 0 && view.stringsAt(op.slot) !== undefined;
     case FT.absent:
-      return op.field === undefined || view.value(op.field) === undefined;
+      return op.slot < 0 || view.stringsAt(op.slot) === undefined;
     case FT.isNull: {
-      if (op.field === undefined) return false;
-      const values = view.strings(op.field);
+      if (op.slot < 0) return false;
+      const values = view.stringsAt(op.slot);
       if (values === undefined || values.length === 0) return true;
       for (const v of values) if (v !== "") return false;
       return true;

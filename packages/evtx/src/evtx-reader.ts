@@ -14,8 +14,10 @@ export type EvtxReaderOptions = {
   /** Receives each damaged part (bad chunk, bad record, checksum mismatch) as it is met, in file order. */
   readonly onDiagnostic?: (diagnostic: EvtxDiagnostic) => void;
   /**
-   * Parsing threads. "auto" (the default) parses on a small worker pool when the machine has more than one core and
+   * Parsing threads. "auto" (the default) parses on a small worker pool when the machine has at least three cores and
    * the file more than a few chunks, and in the reading thread otherwise; 0 or 1 always parses in the reading thread.
+   * Measured on 2 cores, the pool is slower than one thread (records cross back by structured clone, which costs the
+   * reading thread about what parsing saves), so it needs spare cores to win.
    */
   readonly workers?: number | "auto";
   /** Keep each record's element tree (`EvtxRecord.tree`), which `renderRecordXml` needs. */
@@ -47,8 +49,8 @@ const MAX_WORKERS = 4;
 function workerCount(option: number | "auto", chunks: number): number {
   if (option !== "auto") return Math.max(0, Math.min(MAX_WORKERS, Math.floor(option)));
   const cores = availableParallelism();
-  if (cores <= 1 || chunks < MIN_CHUNKS_FOR_WORKERS) return 0;
-  return Math.min(MAX_WORKERS, cores, chunks);
+  if (cores < 3 || chunks < MIN_CHUNKS_FOR_WORKERS) return 0;
+  return Math.min(MAX_WORKERS, cores - 1, chunks);
 }
 
 /**

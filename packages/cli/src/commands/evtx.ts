@@ -1,10 +1,10 @@
-import { once } from "node:events";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EvtxReadError, EvtxReader, formatEvtxDiagnostic, renderRecordXml, stringifyEvent } from "@ring3/evtx";
 import type { EvtxRecord } from "@ring3/evtx";
 import type { CliCommand, CliIo } from "../cli-io.ts";
 import { ExitCode } from "../cli-io.ts";
+import { OutputSink } from "../output-sink.ts";
 
 const USAGE = `Usage:
   ring3 evtx <file>... [--format jsonl|xml]
@@ -25,19 +25,19 @@ function render(record: EvtxRecord, format: Format): string {
   return `Record ${record.recordId}\n${renderRecordXml({ tree: record.tree })}`;
 }
 
-async function write(io: CliIo, text: string): Promise<void> {
-  if (!io.stdout.write(text)) await once(io.stdout, "drain");
-}
-
 /** Dumps one file; false when the path could not be read at all. */
-async function dump(file: string, format: Format, io: CliIo): Promise<boolean> {
+async function dump(file: string, format: Format, io: CliIo, out: OutputSink): Promise<boolean> {
   const reader = new EvtxReader(resolve(io.cwd, file), {
     keepTree: format === "xml",
     // Name the file as the user wrote it, not the resolved path.
     onDiagnostic: (diagnostic) => io.stderr.write(`${formatEvtxDiagnostic({ ...diagnostic, file })}\n`),
   });
   try {
-    for await (const record of reader) await write(io, render(record, format));
+    for await (const record of reader) {
+      await out.write(render(record, format));
+      // The reader went away (`ring3 evtx … | head`): stop reading instead of parsing into a closed pipe.
+      if (out.closed) break;
+    }
     return true;
   } catch (error) {
     if (!(error instanceof EvtxReadError)) throw error;
@@ -77,8 +77,10 @@ export const evtxCommand: CliCommand = {
       return ExitCode.usage;
     }
     let exit: number = ExitCode.ok;
+    const out = new OutputSink(io.stdout);
     for (const file of positionals) {
-      if (!(await dump(file, format, io))) exit = ExitCode.input;
+      if (!(await dump(file, format, io, out))) exit = ExitCode.input;
+      if (out.closed) break;
     }
     return exit;
   },

@@ -30,8 +30,14 @@ const COLUMNS: readonly { readonly name: string; readonly value: (d: Detection) 
   { name: "rule_file", value: (d) => d.ruleFile },
 ];
 
+/**
+ * Event values are attacker-controlled: a command line like `=HYPERLINK(...)` would run as a formula when an
+ * analyst opens the export in a spreadsheet (CSV injection). Cells starting with `=`, `+`, `-`, `@`, tab or CR
+ * get a leading `'`, which spreadsheets show as text; the JSONL output keeps values untouched.
+ */
 function cell(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 export function csvHeader(): string {

@@ -2,8 +2,9 @@ import type { Alert, MatchExplanation, RuleMatch } from "@ring3/detection";
 import { RULE_LEVELS } from "@ring3/detection";
 import type { Event, Logsource, EventFields } from "@ring3/schema";
 import type { AttackCatalog } from "../attack.ts";
-import { tacticsOfRule } from "../attack.ts";
+import { ruleTactics } from "../attack.ts";
 import type { EventSource } from "./input-records.ts";
+import { compareText } from "./text.ts";
 
 /** The event as hunt output carries it: the envelope and fields, without the raw record. */
 export type DetectionEvent = {
@@ -42,7 +43,7 @@ export type Detection = {
   readonly ruleFile: string;
   readonly tags: readonly string[];
   readonly techniques: readonly string[];
-  /** From the rule's tags, then those of its techniques in ATT&CK. */
+  /** From the rule's tags; for a rule tagged with techniques only, their tactics in the ATT&CK catalog. */
   readonly tactics: readonly string[];
   readonly source: EventSource | null;
   /** Every field a selection matched → the event's values that matched, in explanation order. */
@@ -72,7 +73,7 @@ function detectionEvent(event: Event): DetectionEvent {
   return { id: event.id, time: event.time, host: event.host, logsource: event.logsource, fields: event.fields };
 }
 
-type Meta = Pick<RuleMatch, "level" | "title" | "author" | "status" | "file" | "tags" | "techniques" | "tactics">;
+type Meta = Pick<RuleMatch, "title" | "author" | "status" | "file" | "tags" | "techniques">;
 
 function ruleMeta(meta: Meta, ruleId: string, catalog: AttackCatalog) {
   return {
@@ -83,7 +84,7 @@ function ruleMeta(meta: Meta, ruleId: string, catalog: AttackCatalog) {
     ruleFile: meta.file,
     tags: meta.tags,
     techniques: meta.techniques,
-    tactics: tacticsOfRule(catalog, meta.tactics, meta.techniques),
+    tactics: ruleTactics(catalog, meta.tags, meta.techniques),
   };
 }
 
@@ -147,8 +148,4 @@ export function compareDetections(a: Detection, b: Detection): number {
     (a.source?.record ?? a.source?.line ?? 0) - (b.source?.record ?? b.source?.line ?? 0) ||
     compareText(a.ruleId, b.ruleId)
   );
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

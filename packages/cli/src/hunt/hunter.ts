@@ -31,7 +31,7 @@ export type HuntStats = {
   jsonFiles: number;
   /** Files that could not be read once found (a permission, a file removed meanwhile). */
   unreadable: InputProblem[];
-  /** Every record read. */
+  /** Every record read, JSON values of an unknown shape included. */
   records: number;
   /** Records whose event went through the rules (the rest were outside --since/--until). */
   events: number;
@@ -91,6 +91,7 @@ export async function hunt(
       options.report(message);
     },
     onUnrecognised: (): void => {
+      stats.records++;
       stats.unrecognised++;
     },
   };

@@ -35,7 +35,10 @@ const SNIFF_BYTES = 4096 + 8;
 function classify(head: Buffer): InputKind | undefined {
   if (head.subarray(0, 8).toString("latin1") === FILE_MAGIC) return "evtx";
   if (head.subarray(FIRST_CHUNK_OFFSET, FIRST_CHUNK_OFFSET + 8).toString("latin1") === CHUNK_MAGIC) return "evtx";
-  const text = head.subarray(0, 256).toString("utf8").replace(/^\uFEFF/, "");
+  const text = head
+    .subarray(0, 256)
+    .toString("utf8")
+    .replace(/^\uFEFF/, "");
   const first = text.trimStart()[0];
   return first === "{" || first === "[" ? "json" : undefined;
 }

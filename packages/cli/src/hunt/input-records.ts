@@ -1,7 +1,7 @@
 import type { WindowsLogsourceMap } from "@ring3/detection";
 import { windowsRecordToEvent } from "@ring3/detection";
 import { EvtxReader, formatEvtxDiagnostic } from "@ring3/evtx";
-import type { Event, EventFields, Logsource } from "@ring3/schema";
+import type { Event, EventFields } from "@ring3/schema";
 import type { InputFile } from "./input-files.ts";
 import { readJsonStream } from "./json-stream.ts";
 
@@ -22,7 +22,7 @@ export type RecordProblems = {
   /** A damaged EVTX part (file, chunk, offset, reason), or a JSON value that does not parse: one line for stderr. */
   onDamage(message: string): void;
   /** A JSON value that is neither an evtx_dump record nor a ring3 event. */
-  onUnrecognised(source: EventSource): void;
+  onUnrecognised(): void;
 };
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
@@ -50,17 +50,27 @@ function asRing3Event(value: Record<string, unknown>, source: EventSource): Even
   const fields = asObject(value["fields"]);
   if (logsource === undefined || fields === undefined) return undefined;
   const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  // Only string parts: a number or object where Sigma expects a name would never match a rule's logsource.
+  const parts: Record<string, string> = {};
+  for (const key of ["product", "category", "service"] as const) {
+    const part = text(logsource[key]);
+    if (part !== undefined) parts[key] = part;
+  }
   return {
     id: text(value["id"]) ?? `${source.file}:${source.line ?? 0}`,
     time: text(value["time"]) ?? "",
     host: text(value["host"]) ?? "",
-    logsource: logsource as Logsource,
+    logsource: parts,
     fields: fields as EventFields,
   };
 }
 
 /** The records of one EVTX file. Damage is reported, never thrown; an unreadable path throws EvtxReadError. */
-async function* evtxRecords(file: InputFile, map: WindowsLogsourceMap, problems: RecordProblems): AsyncGenerator<HuntRecord> {
+async function* evtxRecords(
+  file: InputFile,
+  map: WindowsLogsourceMap,
+  problems: RecordProblems,
+): AsyncGenerator<HuntRecord> {
   const reader = new EvtxReader(file.path, {
     // Name the file as the user did, not by its resolved path.
     onDiagnostic: (d) => problems.onDamage(formatEvtxDiagnostic({ ...d, file: file.name })),
@@ -76,7 +86,11 @@ async function* evtxRecords(file: InputFile, map: WindowsLogsourceMap, problems:
   }
 }
 
-async function* jsonRecords(file: InputFile, map: WindowsLogsourceMap, problems: RecordProblems): AsyncGenerator<HuntRecord> {
+async function* jsonRecords(
+  file: InputFile,
+  map: WindowsLogsourceMap,
+  problems: RecordProblems,
+): AsyncGenerator<HuntRecord> {
   const values = readJsonStream(file.path, (line, message) => problems.onDamage(`${file.name}:${line}: ${message}`));
   for await (const { value, line } of values) {
     const object = asObject(value);
@@ -92,11 +106,15 @@ async function* jsonRecords(file: InputFile, map: WindowsLogsourceMap, problems:
     }
     const source: EventSource = { file: file.name, record: null, line };
     const event = object === undefined ? undefined : asRing3Event(object, source);
-    if (event === undefined) problems.onUnrecognised(source);
+    if (event === undefined) problems.onUnrecognised();
     else yield { event, source, channel: undefined };
   }
 }
 
-export function readRecords(file: InputFile, map: WindowsLogsourceMap, problems: RecordProblems): AsyncGenerator<HuntRecord> {
+export function readRecords(
+  file: InputFile,
+  map: WindowsLogsourceMap,
+  problems: RecordProblems,
+): AsyncGenerator<HuntRecord> {
   return file.kind === "evtx" ? evtxRecords(file, map, problems) : jsonRecords(file, map, problems);
 }

@@ -9,7 +9,10 @@ export type JsonItem = { readonly value: unknown; readonly line: number };
  * whole. Same splitting as `parseConcatenatedJson` (brace depth outside strings), plus array elements and line
  * numbers. A value that does not parse is reported to `onError` and skipped; the ones after it still come.
  */
-export async function* readJsonStream(path: string, onError: (line: number, message: string) => void): AsyncGenerator<JsonItem> {
+export async function* readJsonStream(
+  path: string,
+  onError: (line: number, message: string) => void,
+): AsyncGenerator<JsonItem> {
   let depth = 0;
   let inString = false;
   let escaped = false;

@@ -3,7 +3,7 @@ import type { AttackCatalog } from "../attack.ts";
 import type { Detection } from "./detection.ts";
 import { levelRank } from "./detection.ts";
 import type { HuntStats } from "./hunter.ts";
-import { shorten } from "./text.ts";
+import { compareText, shorten } from "./text.ts";
 
 export type SummaryInput = {
   readonly detections: readonly Detection[];
@@ -12,7 +12,13 @@ export type SummaryInput = {
   readonly skipped: number;
   /** Named paths that could not be read before the hunt started. */
   readonly unreadable: number;
-  readonly rules: { readonly loaded: number; readonly compiled: number; readonly disabled: number };
+  readonly rules: {
+    readonly loaded: number;
+    readonly compiled: number;
+    /** Disabled while running (a rule that threw or overran its time budget). */
+    readonly disabled: number;
+    readonly seconds: number;
+  };
   readonly catalog: AttackCatalog;
   readonly minLevel: string | undefined;
 };
@@ -41,7 +47,7 @@ function byRule(detections: readonly Detection[]): string[] {
     else entry.n++;
   }
   return [...rules.values()]
-    .sort((a, b) => b.n - a.n || levelRank(b.d.level) - levelRank(a.d.level) || a.d.title.localeCompare(b.d.title))
+    .sort((a, b) => b.n - a.n || levelRank(b.d.level) - levelRank(a.d.level) || compareText(a.d.title, b.d.title))
     .map(({ n, d }) => {
       const author = d.author === null ? "" : ` (${shorten(d.author, 60)})`;
       return `${count(n)}  ${d.level.padEnd(13)}  ${shorten(d.title, 90)}${author}`;
@@ -60,7 +66,7 @@ function byTactic(detections: readonly Detection[], catalog: AttackCatalog): str
     return i < 0 ? catalog.tacticOrder.length : i;
   };
   const lines = [...tactics]
-    .sort((a, b) => b[1] - a[1] || order(a[0]) - order(b[0]) || a[0].localeCompare(b[0]))
+    .sort((a, b) => b[1] - a[1] || order(a[0]) - order(b[0]) || compareText(a[0], b[0]))
     .map(([t, n]) => `${count(n)}  ${catalog.tacticLabel(t)}`);
   if (none > 0) lines.push(`${count(none)}  (no ATT&CK tactic)`);
   return lines;
@@ -93,9 +99,10 @@ export function summaryLines(input: SummaryInput): string[] {
   if (unreadable > 0) files.push(`${unreadable} unreadable`);
   const records = [`${stats.records} read`, `${stats.events} hunted`];
   if (stats.outsideRange > 0) records.push(`${stats.outsideRange} outside --since/--until`);
-  if (stats.unrecognised > 0) records.push(`${plural(stats.unrecognised, "JSON value")} neither EVTX records nor events`);
+  if (stats.unrecognised > 0)
+    records.push(`${plural(stats.unrecognised, "JSON value")} neither EVTX records nor events`);
   const rate = stats.seconds > 0 ? Math.round(stats.events / stats.seconds) : 0;
-  const rules = [`${input.rules.compiled} of ${input.rules.loaded} compiled`];
+  const rules = [`${input.rules.compiled} of ${input.rules.loaded} compiled in ${input.rules.seconds.toFixed(2)} s`];
   if (input.rules.disabled > 0) rules.push(`${input.rules.disabled} disabled while running`);
   lines.push(
     "",
@@ -107,11 +114,14 @@ export function summaryLines(input: SummaryInput): string[] {
     `  Rules           ${rules.join(", ")}`,
     `  ATT&CK          ${catalog.version === undefined ? "no catalog (--attack <file>): tactics from rule tags only" : `Enterprise v${catalog.version}`}`,
   );
-  const unmapped = [...stats.unmapped].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const unmapped = [...stats.unmapped].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]));
   const total = unmapped.reduce((n, [, c]) => n + c, 0);
   if (total > 0) {
-    lines.push(`  Unmapped        ${plural(total, "record")} of channels the logsource map lacks (only product-wide rules saw them):`);
-    for (const [channel, n] of unmapped) lines.push(`${count(n)}  ${shorten(channel === "" ? "(no channel)" : channel, 100)}`);
+    lines.push(
+      `  Unmapped        ${plural(total, "record")} of channels the logsource map lacks (only product-wide rules saw them):`,
+    );
+    for (const [channel, n] of unmapped)
+      lines.push(`${count(n)}  ${shorten(channel === "" ? "(no channel)" : channel, 100)}`);
   } else {
     lines.push("  Unmapped        0");
   }

@@ -19,3 +19,8 @@ export function shortTime(time: string): string {
   const ms = Date.parse(time);
   return Number.isNaN(ms) ? oneLine(time) : new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 }
+
+/** Code-unit order, not the locale's: output sorts the same on every machine. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

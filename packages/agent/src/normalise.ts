@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import type { Event, EventFields, FieldValue } from "@ring3/schema";
+import type { ProcessNode, ProcessTree } from "./process-tree.ts";
+import type { AuditEvent } from "./sensors/audit/parse.ts";
+import { ARCH_NAMES, syscallName } from "./sensors/audit/parse.ts";
+
+/** uid → user name from /etc/passwd, read once; unknown uids stay numeric (as auditd writes them). */
+export class UserNameResolver {
+  private readonly names = new Map<number, string>();
+
+  constructor(passwd = "/etc/passwd") {
+    let text = "";
+    try {
+      text = readFileSync(passwd, "utf8");
+    } catch {
+      // No passwd (minimal containers): every user stays numeric.
+    }
+    for (const line of text.split("\n")) {
+      const [name, , uid] = line.split(":");
+      if (name !== undefined && uid !== undefined && /^\d+$/.test(uid)) this.names.set(Number(uid), name);
+    }
+  }
+
+  name(uid: number | undefined): string | undefined {
+    return uid === undefined ? undefined : (this.names.get(uid) ?? String(uid));
+  }
+}
+
+export type NormaliseContext = {
+  readonly host: string;
+  readonly tree: ProcessTree;
+  readonly users: UserNameResolver;
+  readonly nextId: () => string;
+};
+
+function setDefined(fields: EventFields, key: string, value: FieldValue | undefined): void {
+  if (value !== undefined) fields[key] = value;
+}
+
+/** Sigma `process_creation` for linux, the fields Sysmon for Linux fills, from the tree after the exec. */
+export function processCreationEvent(ctx: NormaliseContext, node: ProcessNode, time: string, raw?: unknown): Event {
+  const parent = ctx.tree.get(node.ppid);
+  const fields: EventFields = {};
+  setDefined(fields, "Image", node.image);
+  setDefined(fields, "CommandLine", node.commandLine);
+  setDefined(fields, "CurrentDirectory", node.cwd);
+  setDefined(fields, "User", ctx.users.name(node.uid));
+  setDefined(fields, "LogonId", node.auid === undefined ? undefined : String(node.auid));
+  fields.ProcessId = node.pid;
+  fields.ParentProcessId = node.ppid;
+  setDefined(fields, "ParentImage", parent?.image);
+  setDefined(fields, "ParentCommandLine", parent?.commandLine);
+  setDefined(fields, "ParentUser", ctx.users.name(parent?.uid));
+  return {
+    id: ctx.nextId(),
+    time,
+    host: ctx.host,
+    logsource: { product: "linux", category: "process_creation" },
+    fields,
+    ...(raw === undefined ? {} : { raw }),
+  };
+}
+
+export function processTerminationEvent(ctx: NormaliseContext, node: ProcessNode, time: string, raw?: unknown): Event {
+  const fields: EventFields = { ProcessId: node.pid };
+  setDefined(fields, "Image", node.image);
+  setDefined(fields, "User", ctx.users.name(node.uid));
+  return {
+    id: ctx.nextId(),
+    time,
+    host: ctx.host,
+    logsource: { product: "linux", category: "process_termination" },
+    fields,
+    ...(raw === undefined ? {} : { raw }),
+  };
+}
+
+/**
+ * One audit event as SigmaHQ `service: auditd` rules read it: every record's keys as written (`type`,
+ * `syscall`, `exe`, `key`, `a0`…). A key several records carry becomes a list, so `type: EXECVE` and
+ * `type: SYSCALL` both match the merged event and EXECVE's `a0: chmod` still matches although SYSCALL has
+ * its own hex a0. `syscall` also carries its name (auditd's ENRICHED format writes SYSCALL=execve), because
+ * rules say `syscall: 'execve'`.
+ */
+export function auditEventToSigma(ctx: Pick<NormaliseContext, "host">, event: AuditEvent): Event {
+  const collected = new Map<string, string[]>();
+  const add = (key: string, value: string): void => {
+    const list = collected.get(key);
+    if (list === undefined) collected.set(key, [value]);
+    else if (!list.includes(value)) list.push(value);
+  };
+  for (const record of event.records) {
+    add("type", record.typeName);
+    for (const [key, value] of Object.entries(record.fields)) add(key, value);
+    if (record.type === 1300) {
+      const name = syscallName(record.fields.arch, record.fields.syscall);
+      if (name !== undefined) add("syscall", name);
+      const arch = record.fields.arch === undefined ? undefined : ARCH_NAMES[record.fields.arch];
+      if (arch !== undefined) add("ARCH", arch);
+    }
+  }
+  const fields: EventFields = {};
+  for (const [key, values] of collected) fields[key] = values.length === 1 ? values[0]! : values;
+  return {
+    id: `audit-${event.time.toFixed(3)}-${event.serial}`,
+    time: new Date(Math.round(event.time * 1000)).toISOString(),
+    host: ctx.host,
+    logsource: { product: "linux", service: "auditd" },
+    fields,
+    raw: event.records.map((r) => `type=${r.typeName} msg=${r.text}`),
+  };
+}

@@ -1,0 +1,78 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import type { AuditRuleSpec } from "./protocol.ts";
+import { SYSCALLS_I386, SYSCALLS_X86_64 } from "./parse.ts";
+
+/** Every ring3 rule key starts with this, so rules a crashed agent left behind can be found and removed. */
+export const RING3_KEY_PREFIX = "ring3-";
+
+export const DEFAULT_WATCHED_PATHS: readonly string[] = [
+  "/etc/passwd",
+  "/etc/shadow",
+  "/etc/group",
+  "/etc/gshadow",
+  "/etc/sudoers",
+  "/etc/sudoers.d",
+  "/etc/ssh/sshd_config",
+  "/root/.ssh",
+  "/etc/crontab",
+  "/etc/cron.d",
+  "/etc/ld.so.preload",
+  "/etc/systemd/system",
+];
+
+// What each key covers, by syscall name per ABI. On i386 the socket calls also go through socketcall(2),
+// which audit reports as syscall=102 with the real call in a0; it is included so 32-bit connects are seen.
+const GROUPS: readonly { readonly key: string; readonly b64: readonly string[]; readonly b32: readonly string[] }[] = [
+  { key: "ring3-exec", b64: ["execve", "execveat"], b32: ["execve", "execveat"] },
+  {
+    key: "ring3-net",
+    b64: ["connect", "accept", "accept4", "bind"],
+    b32: ["connect", "accept4", "bind", "socketcall"],
+  },
+  {
+    key: "ring3-module",
+    b64: ["init_module", "finit_module", "delete_module"],
+    b32: ["init_module", "finit_module", "delete_module"],
+  },
+  { key: "ring3-ptrace", b64: ["ptrace"], b32: ["ptrace"] },
+  {
+    key: "ring3-priv",
+    b64: ["setuid", "setreuid", "setresuid", "setfsuid", "capset"],
+    b32: [
+      "setuid",
+      "setuid32",
+      "setreuid",
+      "setreuid32",
+      "setresuid",
+      "setresuid32",
+      "setfsuid",
+      "setfsuid32",
+      "capset",
+    ],
+  },
+  { key: "ring3-mount", b64: ["mount"], b32: ["mount"] },
+];
+
+function numbers(names: readonly string[], table: Readonly<Record<string, number>>): number[] {
+  return names.map((name) => table[name]).filter((nr) => nr !== undefined);
+}
+
+/**
+ * ring3's audit rules: syscall rules for both ABIs (a 32-bit execve is a classic way around b64-only rules),
+ * then write/attribute watches on the sensitive paths that can be watched here (a watch needs its parent
+ * directory to exist).
+ */
+export function ring3AuditRules(watchedPaths: readonly string[] = DEFAULT_WATCHED_PATHS): AuditRuleSpec[] {
+  const rules: AuditRuleSpec[] = [];
+  for (const group of GROUPS) {
+    rules.push({ kind: "syscall", arch: "b64", syscalls: numbers(group.b64, SYSCALLS_X86_64), key: group.key });
+    rules.push({ kind: "syscall", arch: "b32", syscalls: numbers(group.b32, SYSCALLS_I386), key: group.key });
+  }
+  for (const path of watchedPaths) {
+    if (!existsSync(dirname(path))) continue;
+    const directory = existsSync(path) && statSync(path).isDirectory();
+    rules.push({ kind: "watch", path, directory, key: "ring3-watch" });
+  }
+  return rules;
+}

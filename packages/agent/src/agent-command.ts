@@ -10,35 +10,41 @@ import { LinuxAgent } from "./agent.ts";
 import type { LinuxAgentOptions } from "./agent.ts";
 import type { SensorStatus } from "./sensor.ts";
 
-/** Structurally the CLI's CliIo/CliCommand (packages/cli/src/cli-io.ts); the CLI depends on this package, not the reverse. */
+/** Where the agent command writes. The CLI passes its own streams (the CLI depends on this package, not the reverse). */
 export type AgentIo = {
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable & { isTTY?: boolean };
   readonly cwd: string;
 };
 
-export type CliCommand = {
-  readonly name: string;
-  readonly summary: string;
-  readonly usage: string;
-  run(args: readonly string[], io: AgentIo): Promise<number>;
-};
+export const AGENT_USAGE = `Usage: ring3 agent [--config <file>] [--stdout] [--rules <dir>]... [--no-default-rules]
 
-const USAGE = `Usage: ring3 agent [--config <file>] [--stdout] [--rules <dir>]... [--no-default-rules]
-
-Runs the Linux agent in the foreground until SIGTERM or SIGINT: process connector, audit and /proc
-sensors, a process tree, and local detection with Sigma rules (content/rules/linux when present, plus
-every --rules). Status goes to stderr; with --stdout every event is a JSON line on stdout, and alerts are
-JSON lines with "alert": true on stdout either way.
+Runs the Linux agent in the foreground until SIGTERM or SIGINT: process connector, audit, fanotify,
+sock_diag and /proc sensors, a process tree, and local detection with Sigma rules (content/rules/linux when
+present, plus every --rules). Status goes to stderr; with --stdout every event is a JSON line on stdout and
+sensor counters a periodic {"health": …} line. Alerts (rule matches, and "health": true alerts when a
+sensor lost events) are JSON lines with "alert": true on stdout either way.
 
 Config file (YAML or JSON), every key optional:
   connector: true        audit: true         auditBacklogLimit: 8192
+  fanotify: true         fileInclude: [/]    fileExclude: [/var/log/journal, …]
+  sockDiag: true         sockDiagIntervalMs: 30000                   healthIntervalMs: 10000
   watchedPaths: [/etc/passwd, …]             rules: [dir, …]         emitInventory: true
 `;
 
 type AgentConfig = Pick<
   LinuxAgentOptions,
-  "connector" | "audit" | "auditBacklogLimit" | "watchedPaths" | "emitInventory"
+  | "connector"
+  | "audit"
+  | "auditBacklogLimit"
+  | "watchedPaths"
+  | "emitInventory"
+  | "fanotify"
+  | "fileInclude"
+  | "fileExclude"
+  | "sockDiag"
+  | "sockDiagIntervalMs"
+  | "healthIntervalMs"
 > & {
   readonly rules?: readonly string[];
 };
@@ -76,6 +82,12 @@ const CONFIG_KEYS = {
   audit: "boolean",
   emitInventory: "boolean",
   auditBacklogLimit: "number",
+  fanotify: "boolean",
+  sockDiag: "boolean",
+  sockDiagIntervalMs: "number",
+  healthIntervalMs: "number",
+  fileInclude: "string[]",
+  fileExclude: "string[]",
   watchedPaths: "string[]",
   rules: "string[]",
 } as const;
@@ -144,90 +156,91 @@ function describe(status: SensorStatus): string {
   return status.detail === undefined ? status.state : `${status.state}: ${status.detail}`;
 }
 
-export const agentCommand: CliCommand = {
-  name: "agent",
-  summary: "Run the Linux agent (process connector, audit, /proc) with local detection",
-  usage: USAGE,
-  async run(args, io) {
-    const parsed = parseArgs(args);
-    if (typeof parsed === "string") {
-      io.stderr.write(`ring3 agent: ${parsed}\n\n${USAGE}`);
-      return 2;
-    }
-    let config: AgentConfig = {};
-    if (parsed.config !== undefined) {
-      try {
-        config = await readConfig(resolve(io.cwd, parsed.config));
-      } catch (error) {
-        io.stderr.write(`ring3 agent: cannot read the config: ${(error as Error).message}\n`);
-        return 3;
-      }
-    }
-    const dirs = [
-      ...(parsed.defaultRules && existsSync(defaultRulesDir()) ? [defaultRulesDir()] : []),
-      ...(config.rules ?? []),
-      ...parsed.rules,
-    ].map((d) => resolve(io.cwd, d));
-    let detector: Detector | undefined;
+/** `ring3 agent …`: runs until SIGTERM/SIGINT and returns the exit code. */
+export async function runAgentCommand(args: readonly string[], io: AgentIo): Promise<number> {
+  const parsed = parseArgs(args);
+  if (typeof parsed === "string") {
+    io.stderr.write(`ring3 agent: ${parsed}\n\n${AGENT_USAGE}`);
+    return 2;
+  }
+  let config: AgentConfig = {};
+  if (parsed.config !== undefined) {
     try {
-      detector = await loadDetector(dirs, io.stderr, parsed.defaultRules);
+      config = await readConfig(resolve(io.cwd, parsed.config));
     } catch (error) {
-      io.stderr.write(`ring3 agent: cannot read the rules: ${(error as Error).message}\n`);
+      io.stderr.write(`ring3 agent: cannot read the config: ${(error as Error).message}\n`);
       return 3;
     }
+  }
+  const dirs = [
+    ...(parsed.defaultRules && existsSync(defaultRulesDir()) ? [defaultRulesDir()] : []),
+    ...(config.rules ?? []),
+    ...parsed.rules,
+  ].map((d) => resolve(io.cwd, d));
+  let detector: Detector | undefined;
+  try {
+    detector = await loadDetector(dirs, io.stderr, parsed.defaultRules);
+  } catch (error) {
+    io.stderr.write(`ring3 agent: cannot read the rules: ${(error as Error).message}\n`);
+    return 3;
+  }
 
-    let agent: LinuxAgent | undefined = undefined;
-    const onEvent = (event: Event): void => {
-      if (parsed.stdout) io.stdout.write(JSON.stringify(event) + "\n");
-      if (detector === undefined || agent === undefined) return;
-      for (const alert of detector.detect(event).alerts) {
-        if (alert.kind !== "rule") continue;
-        const match = alert.match;
-        const pid = Number(event.fields.ProcessId ?? event.fields.pid);
-        const ancestry = Number.isFinite(pid)
-          ? agent.tree
-              .ancestry(pid)
-              .map((p) => ({ pid: p.pid, image: p.image ?? null, commandLine: p.commandLine ?? null }))
-          : [];
-        io.stdout.write(
-          JSON.stringify({
-            alert: true,
-            time: event.time,
-            rule: { id: match.ruleId, title: match.title, level: match.level, tags: match.tags },
-            event,
-            ancestry,
-          }) + "\n",
-        );
-      }
-    };
-    agent = new LinuxAgent({
-      ...config,
-      onEvent,
-      onStatus: (sensor, status) => io.stderr.write(`ring3 agent: ${sensor}: ${describe(status)}\n`),
-    });
-
-    let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
-    const stopped = new Promise<NodeJS.Signals>((resolveStop) => (onSignal = resolveStop));
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
-    try {
-      try {
-        await agent.start();
-      } catch (error) {
-        io.stderr.write(`ring3 agent: start failed: ${(error as Error).message}\n`);
-        await agent.stop();
-        return 1;
-      }
-      io.stderr.write(`ring3 agent: running (pid ${process.pid}); SIGTERM or SIGINT stops\n`);
-      const signal = await stopped;
-      io.stderr.write(`ring3 agent: ${signal}: stopping\n`);
-      await agent.stop();
-    } finally {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
+  let agent: LinuxAgent | undefined = undefined;
+  const onEvent = (event: Event): void => {
+    if (parsed.stdout) io.stdout.write(JSON.stringify(event) + "\n");
+    if (event.fields.EventType === "SensorLoss" && event.logsource.service === "ring3") {
+      io.stdout.write(JSON.stringify({ alert: true, health: true, time: event.time, event }) + "\n");
+      return;
     }
-    const stats = agent.stats();
-    io.stderr.write(`ring3 agent: stopped after ${stats.events} events\n`);
-    return 0;
-  },
-};
+    if (detector === undefined || agent === undefined) return;
+    for (const alert of detector.detect(event).alerts) {
+      if (alert.kind !== "rule") continue;
+      const match = alert.match;
+      const pid = Number(event.fields.ProcessId ?? event.fields.pid);
+      const ancestry = Number.isFinite(pid)
+        ? agent.tree
+            .ancestry(pid)
+            .map((p) => ({ pid: p.pid, image: p.image ?? null, commandLine: p.commandLine ?? null }))
+        : [];
+      io.stdout.write(
+        JSON.stringify({
+          alert: true,
+          time: event.time,
+          rule: { id: match.ruleId, title: match.title, level: match.level, tags: match.tags },
+          event,
+          ancestry,
+        }) + "\n",
+      );
+    }
+  };
+  agent = new LinuxAgent({
+    ...config,
+    onEvent,
+    onStatus: (sensor, status) => io.stderr.write(`ring3 agent: ${sensor}: ${describe(status)}\n`),
+    ...(parsed.stdout ? { onHealth: (health) => io.stdout.write(JSON.stringify({ health }) + "\n") } : {}),
+  });
+
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((resolveStop) => (onSignal = resolveStop));
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  try {
+    try {
+      await agent.start();
+    } catch (error) {
+      io.stderr.write(`ring3 agent: start failed: ${(error as Error).message}\n`);
+      await agent.stop();
+      return 1;
+    }
+    io.stderr.write(`ring3 agent: running (pid ${process.pid}); SIGTERM or SIGINT stops\n`);
+    const signal = await stopped;
+    io.stderr.write(`ring3 agent: ${signal}: stopping\n`);
+    await agent.stop();
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+  const stats = agent.stats();
+  io.stderr.write(`ring3 agent: stopped after ${stats.events} events\n`);
+  return 0;
+}

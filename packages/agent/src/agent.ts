@@ -1,17 +1,43 @@
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Event } from "@ring3/schema";
+import { HashCache } from "./hash-cache.ts";
 import type { SocketsAddon } from "./native.ts";
 import { loadSocketsAddon } from "./native.ts";
 import type { NormaliseContext } from "./normalise.ts";
-import { UserNameResolver, auditEventToSigma, processCreationEvent, processTerminationEvent } from "./normalise.ts";
+import {
+  UserNameResolver,
+  auditEventToSigma,
+  fileEvent,
+  networkConnectionEvent,
+  processCreationEvent,
+  processTerminationEvent,
+  sensorLossEvent,
+} from "./normalise.ts";
 import type { ProcessNode } from "./process-tree.ts";
 import { ProcessTree } from "./process-tree.ts";
 import type { SensorStatusListener } from "./sensor.ts";
 import { monotonicToIso } from "./sensor.ts";
 import type { AuditEvent } from "./sensors/audit/parse.ts";
 import { execveArgv, syscallName } from "./sensors/audit/parse.ts";
+import { decodeSockaddr } from "./sensors/audit/sockaddr.ts";
 import type { AuditSourceStats } from "./sensors/audit/source.ts";
 import { AuditSource } from "./sensors/audit/source.ts";
+import type { FanotifyEvent } from "./sensors/fanotify/parse.ts";
+import {
+  FAN_CLOSE_WRITE,
+  FAN_CREATE,
+  FAN_DELETE,
+  FAN_ONDIR,
+  FAN_RENAME,
+  fanotifyMaskNames,
+  fanotifyPaths,
+} from "./sensors/fanotify/parse.ts";
+import { PathFilter } from "./sensors/fanotify/path-filter.ts";
+import type { FanotifySensorStats } from "./sensors/fanotify/source.ts";
+import { FanotifySensor } from "./sensors/fanotify/source.ts";
+import type { InventorySocket, SockDiagSourceStats } from "./sensors/sock-diag/source.ts";
+import { SockDiagSource } from "./sensors/sock-diag/source.ts";
 import type { ProcessConnectorEvent } from "./sensors/process-connector/parse.ts";
 import type { ProcessConnectorStats } from "./sensors/process-connector/source.ts";
 import { ProcessConnectorSource } from "./sensors/process-connector/source.ts";
@@ -21,6 +47,28 @@ import { readBootTime, readProcInventory, readProcess } from "./sensors/proc-inv
 
 /** execve or execveat, for either ABI (ring3 audits both: arch=c000003e and arch=40000003). */
 const isExec = (name: string | undefined): boolean => name === "execve" || name === "execveat";
+
+/** i386 socketcall(2) call numbers (linux/net.h SYS_CONNECT 3, SYS_ACCEPT 5, SYS_ACCEPT4 18). */
+const SOCKETCALLS: Readonly<Record<string, string>> = { "3": "connect", "5": "accept", "18": "accept4" };
+/** A non-blocking connect() returns -EINPROGRESS (-115): the connection is under way, and rules want it. */
+const EINPROGRESS_EXIT = "-115";
+/** Recently created paths per pid, so the close after writing a new file does not repeat its file_event. */
+const MAX_RECENT_CREATES = 4096;
+
+/** Loss counters per sensor: a rise in any of them raises a SensorLoss event. */
+const LOSS_COUNTERS = {
+  "process-connector": ["sequenceLost", "enobufs", "ringDrops"],
+  audit: ["serialLost", "kernelLost", "enobufs", "ringDrops"],
+  fanotify: ["overflows", "ringDrops", "unresolved"],
+  "sock-diag": ["enobufs", "ringDrops"],
+} as const;
+
+export type AgentHealth = {
+  readonly time: string;
+  readonly events: number;
+  readonly processes: number;
+  readonly sensors: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+};
 
 export type LinuxAgentOptions = {
   readonly onEvent: (event: Event) => void;
@@ -34,6 +82,18 @@ export type LinuxAgentOptions = {
   /** Inventory processes become process_creation events (rules see what already runs). */
   readonly emitInventory?: boolean;
   readonly host?: string;
+  /** File events (fanotify filesystem marks). */
+  readonly fanotify?: boolean;
+  /** Only paths under these prefixes become file events (default: /). */
+  readonly fileInclude?: readonly string[];
+  /** Paths under these prefixes never become file events; the agent's own output files are always added. */
+  readonly fileExclude?: readonly string[];
+  /** Socket inventory and TCP destroy notifications (NETLINK_SOCK_DIAG). */
+  readonly sockDiag?: boolean;
+  readonly sockDiagIntervalMs?: number;
+  /** How often onHealth is called and loss counters are compared. */
+  readonly healthIntervalMs?: number;
+  readonly onHealth?: (health: AgentHealth) => void;
   /** For tests: pretend the addon is missing. */
   readonly addon?: SocketsAddon | null;
 };
@@ -43,7 +103,31 @@ export type LinuxAgentStats = {
   readonly processes: number;
   readonly connector: ProcessConnectorStats | undefined;
   readonly audit: AuditSourceStats | undefined;
+  readonly fanotify: FanotifySensorStats | undefined;
+  readonly sockDiag: SockDiagSourceStats | undefined;
+  readonly hashes: { readonly cached: number; readonly hashed: number };
 };
+
+const NATIVE_SENSORS = [
+  ProcessConnectorSource.sensorName,
+  AuditSource.sensorName,
+  FanotifySensor.sensorName,
+  SockDiagSource.sensorName,
+] as const;
+
+/** The agent's stdout/stderr when they are files: writing them must not produce file events about itself. */
+function ownOutputFiles(): string[] {
+  const out: string[] = [];
+  for (const fd of [1, 2]) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith("/") && !target.startsWith("/dev/")) out.push(target);
+    } catch {
+      // Not on Linux or no such fd: nothing to exclude.
+    }
+  }
+  return out;
+}
 
 /**
  * The Linux agent: sensors in, normalised events out. process_creation comes from audit execve when ring3's
@@ -56,6 +140,12 @@ export class LinuxAgent {
   private readonly ctx: NormaliseContext;
   private connector: ProcessConnectorSource | undefined;
   private auditSource: AuditSource | undefined;
+  private fanotify: FanotifySensor | undefined;
+  private sockDiag: SockDiagSource | undefined;
+  private readonly paths: PathFilter;
+  private readonly hashes = new HashCache();
+  private readonly recentCreates = new Set<string>();
+  private lastLoss = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private bootTime = 0;
   private events = 0;
@@ -65,6 +155,10 @@ export class LinuxAgent {
 
   constructor(options: LinuxAgentOptions) {
     this.options = options;
+    this.paths = new PathFilter({
+      ...(options.fileInclude === undefined ? {} : { include: options.fileInclude }),
+      exclude: [...(options.fileExclude ?? []), ...ownOutputFiles()],
+    });
     const host = options.host ?? hostname();
     this.ctx = {
       host,
@@ -85,13 +179,11 @@ export class LinuxAgent {
           : loadSocketsAddon();
     const root = process.getuid?.() === 0;
     if (!load.ok) {
-      for (const name of [ProcessConnectorSource.sensorName, AuditSource.sensorName])
-        status(name, { state: "degraded", reason: load.reason });
+      for (const name of NATIVE_SENSORS) status(name, { state: "degraded", reason: load.reason });
     } else if (!root) {
       const reason =
-        "not running as root: the process connector needs CAP_NET_ADMIN and audit needs CAP_AUDIT_CONTROL; running /proc inventory only";
-      for (const name of [ProcessConnectorSource.sensorName, AuditSource.sensorName])
-        status(name, { state: "degraded", reason });
+        "not running as root: the process connector and sock_diag need CAP_NET_ADMIN, audit CAP_AUDIT_CONTROL, fanotify CAP_SYS_ADMIN; running /proc inventory only";
+      for (const name of NATIVE_SENSORS) status(name, { state: "degraded", reason });
     } else {
       // Sensors first, inventory second: a process started during the scan is then seen by one or both.
       if (this.options.connector !== false) {
@@ -110,6 +202,21 @@ export class LinuxAgent {
         });
         if (!(await this.auditSource.start())) this.auditSource = undefined;
       }
+      if (this.options.fanotify !== false) {
+        this.fanotify = new FanotifySensor(load.addon, {
+          onEvents: (events) => this.onFanotify(events),
+          onStatus: status,
+        });
+        if (!this.fanotify.start()) this.fanotify = undefined;
+      }
+      if (this.options.sockDiag !== false) {
+        this.sockDiag = new SockDiagSource(load.addon, {
+          onStatus: status,
+          onNewSockets: (sockets, initial) => this.onNewSockets(sockets, initial),
+          ...(this.options.sockDiagIntervalMs === undefined ? {} : { intervalMs: this.options.sockDiagIntervalMs }),
+        });
+        if (!this.sockDiag.start()) this.sockDiag = undefined;
+      }
     }
     const inventory = await readProcInventory();
     for (const p of inventory) this.addSnapshot(p, this.options.emitInventory !== false);
@@ -123,6 +230,7 @@ export class LinuxAgent {
       this.timers.push(setInterval(() => void this.poll(), interval));
     }
     this.timers.push(setInterval(() => this.tree.sweep(), 5000));
+    this.timers.push(setInterval(() => this.checkHealth(), this.options.healthIntervalMs ?? 10_000));
   }
 
   stats(): LinuxAgentStats {
@@ -131,7 +239,46 @@ export class LinuxAgent {
       processes: this.tree.size,
       connector: this.connector?.stats(),
       audit: this.auditSource?.stats(),
+      fanotify: this.fanotify?.stats(),
+      sockDiag: this.sockDiag?.stats(),
+      hashes: { cached: this.hashes.size, hashed: this.hashes.hashed },
     };
+  }
+
+  /** Counters per sensor (absent: not running), as the periodic `{"health": …}` line prints them. */
+  health(): AgentHealth {
+    const stats = this.stats();
+    return {
+      time: new Date().toISOString(),
+      events: stats.events,
+      processes: stats.processes,
+      sensors: {
+        "process-connector": stats.connector,
+        audit: stats.audit,
+        fanotify: stats.fanotify === undefined ? undefined : { ...stats.fanotify, marked: [...stats.fanotify.marked] },
+        "sock-diag": stats.sockDiag,
+        hashes: stats.hashes,
+      },
+    };
+  }
+
+  /** Reports health, and raises a SensorLoss event for every loss counter that went up since the last check. */
+  checkHealth(): AgentHealth {
+    const health = this.health();
+    for (const [sensor, counters] of Object.entries(LOSS_COUNTERS)) {
+      const stats = health.sensors[sensor];
+      if (stats === undefined) continue;
+      for (const counter of counters) {
+        const total = stats[counter];
+        if (typeof total !== "number") continue;
+        const key = `${sensor}.${counter}`;
+        const increase = total - (this.lastLoss.get(key) ?? 0);
+        this.lastLoss.set(key, total);
+        if (increase > 0) this.emit(sensorLossEvent(this.ctx, sensor, counter, increase, total));
+      }
+    }
+    this.options.onHealth?.(health);
+    return health;
   }
 
   async stop(): Promise<void> {
@@ -140,6 +287,8 @@ export class LinuxAgent {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.connector?.stop();
+    this.fanotify?.stop();
+    this.sockDiag?.stop();
     await this.auditSource?.stop();
     this.options.onStatus("proc-inventory", {
       state: "stopped",
@@ -150,6 +299,23 @@ export class LinuxAgent {
   private emit(event: Event): void {
     this.events += 1;
     this.options.onEvent(event);
+  }
+
+  /**
+   * An exec's process_creation with the image's SHA-256 (`Hashes`), emitted once the hash is known (at once
+   * for an image already in the cache). The event is built first, so a later exec of the same pid cannot
+   * change what it says.
+   */
+  private emitWithImageHash(event: Event): void {
+    const image = event.fields.Image;
+    if (typeof image !== "string") {
+      this.emit(event);
+      return;
+    }
+    void this.hashes.sha256(image).then((sha256) => {
+      if (sha256 !== undefined) event.fields.Hashes = `SHA256=${sha256.toUpperCase()}`;
+      this.emit(event);
+    });
   }
 
   private addSnapshot(p: ProcessSnapshot, emit: boolean): void {
@@ -246,7 +412,9 @@ export class LinuxAgent {
             ppid: p.ppid,
           },
     );
-    this.emit(processCreationEvent(this.ctx, node, time, { source: "process-connector", procRead: p !== undefined }));
+    this.emitWithImageHash(
+      processCreationEvent(this.ctx, node, time, { source: "process-connector", procRead: p !== undefined }),
+    );
   }
 
   private onAudit(events: readonly AuditEvent[]): void {
@@ -254,8 +422,121 @@ export class LinuxAgent {
       const sigma = auditEventToSigma(this.ctx, event);
       this.emit(sigma);
       const node = this.execFromAudit(event);
-      if (node !== undefined) this.emit(processCreationEvent(this.ctx, node, sigma.time, sigma.raw));
+      if (node !== undefined) this.emitWithImageHash(processCreationEvent(this.ctx, node, sigma.time, sigma.raw));
+      else this.connectionFromAudit(event, sigma.time);
     }
+  }
+
+  /**
+   * connect/accept with a SOCKADDR record → network_connection. connect's sockaddr is the destination;
+   * accept's is the peer, so an inbound connection has the remote end as Source (as Sysmon reports it). An
+   * accept called with a NULL address (libuv does) has no SOCKADDR record and gives no event here.
+   */
+  private connectionFromAudit(event: AuditEvent, time: string): void {
+    const syscall = event.records.find((r) => r.type === 1300);
+    const saddr = event.records.find((r) => r.type === 1306)?.fields.saddr;
+    if (syscall === undefined || saddr === undefined) return;
+    let name = syscallName(syscall.fields.arch, syscall.fields.syscall);
+    if (name === "socketcall") name = SOCKETCALLS[String(Number.parseInt(syscall.fields.a0 ?? "", 16))];
+    const connect = name === "connect";
+    if (!connect && name !== "accept" && name !== "accept4") return;
+    if (syscall.fields.success !== "yes" && !(connect && syscall.fields.exit === EINPROGRESS_EXIT)) return;
+    const address = decodeSockaddr(saddr);
+    if (address === undefined || (address.family !== "inet" && address.family !== "inet6")) return;
+    const pid = Number(syscall.fields.pid);
+    if (!Number.isInteger(pid)) return;
+    const remote = { ip: address.ip, port: address.port };
+    this.emit(
+      networkConnectionEvent(
+        this.ctx,
+        pid,
+        time,
+        connect
+          ? { initiated: true, destinationIp: remote.ip, destinationPort: remote.port }
+          : { initiated: false, sourceIp: remote.ip, sourcePort: remote.port },
+        { source: "audit", syscall: name, exit: syscall.fields.exit ?? null },
+        { image: syscall.fields.exe, uid: syscall.fields.uid === undefined ? undefined : Number(syscall.fields.uid) },
+      ),
+    );
+  }
+
+  /**
+   * Sockets a sock_diag dump saw first: the first dump's established connections are the network inventory
+   * (they predate the agent); later ones only when audit does not report connect/accept itself.
+   */
+  private onNewSockets(sockets: readonly InventorySocket[], initial: boolean): void {
+    // ring3's audit rules are installed together: execve audited means connect/accept are too.
+    if (!initial && this.auditSource?.execveAudited === true) return;
+    for (const s of sockets) {
+      if (s.state !== "ESTABLISHED" || s.pid === undefined || s.pid === process.pid) continue;
+      const inbound = this.sockDiag?.listenerOn(s.sourcePort) !== undefined;
+      const local = { ip: s.sourceIp, port: s.sourcePort };
+      const remote = { ip: s.destinationIp, port: s.destinationPort };
+      const [from, to] = inbound ? [remote, local] : [local, remote];
+      this.emit(
+        networkConnectionEvent(
+          this.ctx,
+          s.pid,
+          new Date(s.firstSeenMs).toISOString(),
+          {
+            initiated: !inbound,
+            protocol: "tcp",
+            sourceIp: from.ip,
+            sourcePort: from.port,
+            destinationIp: to.ip,
+            destinationPort: to.port,
+          },
+          { source: initial ? "sock-diag-inventory" : "sock-diag-poll", cookie: s.cookie, inode: s.inode },
+        ),
+      );
+    }
+  }
+
+  private onFanotify(events: readonly FanotifyEvent[]): void {
+    const time = new Date().toISOString();
+    for (const event of events) {
+      // The agent's own file activity (rules loading, hashing) is not what it watches for.
+      if (event.pid === process.pid || event.pid <= 0) continue;
+      const { path, sourcePath } = fanotifyPaths(event);
+      const raw = {
+        source: "fanotify",
+        mask: fanotifyMaskNames(event.mask),
+        directory: (event.mask & FAN_ONDIR) !== 0,
+      };
+      if ((event.mask & FAN_RENAME) !== 0) {
+        if (path === undefined || sourcePath === undefined) continue;
+        if (!this.paths.accepts(path) && !this.paths.accepts(sourcePath)) continue;
+        this.emit(fileEvent(this.ctx, "file_rename", event.pid, time, { target: path, source: sourcePath }, raw));
+        continue;
+      }
+      if (path === undefined || !this.paths.accepts(path)) continue;
+      const key = `${event.pid}:${path}`;
+      // The kernel merges queued events for one name and pid (fanotify_should_merge), so one event can be
+      // CREATE|CLOSE_WRITE or even CREATE|DELETE: each bit is handled, in the order they must have happened.
+      if ((event.mask & FAN_CREATE) !== 0) {
+        // A close already merged into the create has nothing left to fold.
+        if ((event.mask & (FAN_ONDIR | FAN_CLOSE_WRITE)) === 0) {
+          this.recentCreates.add(key);
+          if (this.recentCreates.size > MAX_RECENT_CREATES)
+            this.recentCreates.delete(this.recentCreates.values().next().value!);
+        }
+        this.emit(fileEvent(this.ctx, "file_event", event.pid, time, { target: path }, raw));
+      } else if ((event.mask & FAN_CLOSE_WRITE) !== 0 && !this.recentCreates.delete(key)) {
+        this.emitWrite(event.pid, time, path, raw);
+      }
+      if ((event.mask & FAN_DELETE) !== 0) {
+        this.recentCreates.delete(key);
+        this.emit(fileEvent(this.ctx, "file_delete", event.pid, time, { target: path }, raw));
+      }
+    }
+  }
+
+  /** An existing file was written: hash what it now holds (lazily, off the event path), then report it. */
+  private emitWrite(pid: number, time: string, path: string, raw: Record<string, unknown>): void {
+    void this.hashes.sha256(path).then((sha256) => {
+      const hashes = sha256 === undefined ? undefined : `SHA256=${sha256.toUpperCase()}`;
+      this.emit(fileEvent(this.ctx, "file_event", pid, time, { target: path, hashes }, raw));
+    });
   }
 
   private execFromAudit(event: AuditEvent): ProcessNode | undefined {

@@ -1,12 +1,14 @@
-export { agentCommand } from "./agent-command.ts";
+export { AGENT_USAGE, runAgentCommand } from "./agent-command.ts";
 export type { AgentIo } from "./agent-command.ts";
 export { LinuxAgent } from "./agent.ts";
-export type { LinuxAgentOptions, LinuxAgentStats } from "./agent.ts";
+export type { AgentHealth, LinuxAgentOptions, LinuxAgentStats } from "./agent.ts";
 export { loadSocketsAddon } from "./native.ts";
 export type { AddonLoad, NetlinkSocket, NetlinkSocketStats, SocketsAddon } from "./native.ts";
 export { ProcessTree } from "./process-tree.ts";
 export type { ProcessNode } from "./process-tree.ts";
 export type { SensorStatus } from "./sensor.ts";
 export { AuditSource, readAuditSnapshot } from "./sensors/audit/source.ts";
+export { FanotifySensor } from "./sensors/fanotify/source.ts";
+export { SockDiagSource } from "./sensors/sock-diag/source.ts";
 export { ProcessConnectorSource } from "./sensors/process-connector/source.ts";
 export { readProcInventory } from "./sensors/proc-inventory/source.ts";

@@ -14,6 +14,10 @@ export type NetlinkSocketStats = {
   readonly enobufs: number;
   readonly truncated: number;
   readonly queued: number;
+  /** fanotify only: FAN_Q_OVERFLOW events, i.e. the kernel queue (16384 events) was full and events were lost. */
+  readonly overflows: number;
+  /** fanotify only: directory handles the reader thread could not turn into a path (directory already gone). */
+  readonly unresolved: number;
   /** Why the reader thread stopped, when it stopped on its own. */
   readonly error: string | null;
 };
@@ -34,6 +38,10 @@ export type SocketsAddon = {
   start(socket: NetlinkSocket, onBatch: (datagrams: Buffer[]) => void): void;
   stats(socket: NetlinkSocket): NetlinkSocketStats;
   close(socket: NetlinkSocket): void;
+  /** fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_NONBLOCK); throws with the errno as `code`. */
+  openFanotify(options: { readonly ringCapacity?: number }): NetlinkSocket;
+  /** FAN_MARK_ADD | FAN_MARK_FILESYSTEM on the filesystem holding `path`; throws with the errno as `code`. */
+  markFilesystem(group: NetlinkSocket, path: string, mask: number): void;
 };
 
 export type AddonLoad =

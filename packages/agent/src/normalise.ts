@@ -110,3 +110,101 @@ export function auditEventToSigma(ctx: Pick<NormaliseContext, "host">, event: Au
     raw: event.records.map((r) => `type=${r.typeName} msg=${r.text}`),
   };
 }
+
+/** What the sensor itself knows about the process (audit's exe and uid), for processes the tree lacks. */
+export type KnownProcess = { readonly image?: string | undefined; readonly uid?: number | undefined };
+
+export type ProcessAncestor = { readonly pid: number; readonly image: string | null };
+
+/**
+ * Who did it, as every non-process event carries it: Image, ProcessId, User from the tree, the parent's
+ * image and pid as fields (rules filter on them), and the whole known ancestry in `raw.ancestry`.
+ */
+function actor(ctx: NormaliseContext, pid: number, fields: EventFields, known: KnownProcess = {}): ProcessAncestor[] {
+  const node = ctx.tree.get(pid);
+  fields.ProcessId = pid;
+  setDefined(fields, "Image", node?.image ?? known.image);
+  setDefined(fields, "User", ctx.users.name(node?.uid ?? known.uid));
+  if (node !== undefined) {
+    fields.ParentProcessId = node.ppid;
+    setDefined(fields, "ParentImage", ctx.tree.get(node.ppid)?.image);
+  }
+  return ctx.tree.ancestry(pid).map((p) => ({ pid: p.pid, image: p.image ?? null }));
+}
+
+export type FileEventCategory = "file_event" | "file_delete" | "file_rename";
+
+/** Sigma `file_event` (created or written), `file_delete`, `file_rename` (SourceFilename → TargetFilename). */
+export function fileEvent(
+  ctx: NormaliseContext,
+  category: FileEventCategory,
+  pid: number,
+  time: string,
+  paths: { readonly target: string; readonly source?: string | undefined; readonly hashes?: string | undefined },
+  raw: Record<string, unknown>,
+): Event {
+  const fields: EventFields = { TargetFilename: paths.target };
+  setDefined(fields, "SourceFilename", paths.source);
+  setDefined(fields, "Hashes", paths.hashes);
+  const ancestry = actor(ctx, pid, fields);
+  return {
+    id: ctx.nextId(),
+    time,
+    host: ctx.host,
+    logsource: { product: "linux", category },
+    fields,
+    raw: { ...raw, ancestry },
+  };
+}
+
+export type ConnectionDetails = {
+  readonly initiated: boolean;
+  readonly protocol?: string | undefined;
+  readonly sourceIp?: string | undefined;
+  readonly sourcePort?: number | undefined;
+  readonly destinationIp?: string | undefined;
+  readonly destinationPort?: number | undefined;
+};
+
+/** Sigma `network_connection`, as Sysmon for Linux fills it (Initiated is the string 'true' / 'false'). */
+export function networkConnectionEvent(
+  ctx: NormaliseContext,
+  pid: number,
+  time: string,
+  connection: ConnectionDetails,
+  raw: Record<string, unknown>,
+  known?: KnownProcess,
+): Event {
+  const fields: EventFields = { Initiated: connection.initiated ? "true" : "false" };
+  setDefined(fields, "Protocol", connection.protocol);
+  setDefined(fields, "SourceIp", connection.sourceIp);
+  setDefined(fields, "SourcePort", connection.sourcePort);
+  setDefined(fields, "DestinationIp", connection.destinationIp);
+  setDefined(fields, "DestinationPort", connection.destinationPort);
+  const ancestry = actor(ctx, pid, fields, known);
+  return {
+    id: ctx.nextId(),
+    time,
+    host: ctx.host,
+    logsource: { product: "linux", category: "network_connection" },
+    fields,
+    raw: { ...raw, ancestry },
+  };
+}
+
+/** A loss counter went up: events were dropped somewhere between the kernel and the rules. */
+export function sensorLossEvent(
+  ctx: Pick<NormaliseContext, "host" | "nextId">,
+  sensor: string,
+  counter: string,
+  increase: number,
+  total: number,
+): Event {
+  return {
+    id: ctx.nextId(),
+    time: new Date().toISOString(),
+    host: ctx.host,
+    logsource: { product: "linux", service: "ring3" },
+    fields: { EventType: "SensorLoss", Sensor: sensor, Counter: counter, Lost: increase, Total: total },
+  };
+}

@@ -2,7 +2,8 @@
 // native addon. Every test restores the audit state and is checked against a snapshot taken before it.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -62,6 +63,8 @@ test(
         events.find((e) => e.logsource.category === "process_creation" && e.fields.CommandLine === MARKER_COMMAND),
       );
       assert.equal(creation.fields.Image, "/usr/bin/echo");
+      const sha256 = createHash("sha256").update(readFileSync("/usr/bin/echo")).digest("hex").toUpperCase();
+      assert.equal(creation.fields.Hashes, `SHA256=${sha256}`);
       assert.equal(creation.fields.User, "root");
       assert.equal(creation.fields.CurrentDirectory, process.cwd());
       const pid = creation.fields.ProcessId as number;

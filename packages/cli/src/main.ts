@@ -1,8 +1,8 @@
 import type { CliCommand, CliIo } from "./cli-io.ts";
 import { ExitCode } from "./cli-io.ts";
+import { agentCommand } from "./commands/agent.ts";
 import { evtxCommand } from "./commands/evtx.ts";
 import { huntCommand } from "./commands/hunt.ts";
-import { agentCommand } from "@ring3/agent";
 import { rulesCommand } from "./commands/rules.ts";
 
 const commands: readonly CliCommand[] = [rulesCommand, evtxCommand, huntCommand, agentCommand];

@@ -3,10 +3,17 @@ type Hit = (id: number, end: number) => boolean | void;
 const stop: Hit = () => true;
 
 /**
+ * The shallowest states (breadth-first) of an automaton get a full transition row for ASCII, failure links
+ * resolved: a scan spends most characters near the root, where that makes each step one lookup. Small
+ * automata (keywords, most fields) are then a plain DFA; a large one's rows are capped, for memory.
+ */
+const ROW_STATES = 320;
+
+/**
  * Aho–Corasick automaton over lower-cased literals. The trie is stored flat (children of a state are a run in
- * typed arrays, found by a short linear search; the root has a direct table for ASCII), with failure links, so
- * the whole SigmaHQ Windows ruleset's literals take a few MB instead of a dense table's hundreds. Scanning is
- * linear in the input: each character takes one transition plus amortised failure steps.
+ * typed arrays, found by a short linear search; the shallowest states have full rows, see ROW_STATES), with
+ * failure links, so the whole SigmaHQ Windows ruleset's literals take a few MB instead of a dense table's
+ * hundreds. Scanning is linear in the input: each character takes one transition plus amortised failure steps.
  */
 export class AhoCorasickMatcher {
   private readonly rootAscii = new Int32Array(128);
@@ -15,6 +22,9 @@ export class AhoCorasickMatcher {
   private readonly childCount: Int32Array;
   private readonly childCode: Uint16Array;
   private readonly childTarget: Int32Array;
+  /** Per state, the start of its row in `rows` (128 next states, one per ASCII code), or -1. */
+  private readonly row: Int32Array;
+  private readonly rows: Int32Array;
   private readonly fail: Int32Array;
   /** 1 when the state or a state on its output chain ends a literal: the scan loop only then looks further. */
   private readonly reports: Uint8Array;
@@ -65,6 +75,8 @@ export class AhoCorasickMatcher {
       if (code < 128) this.rootAscii[code] = to;
       else this.rootOther.set(code, to);
     }
+    this.row = new Int32Array(states).fill(-1);
+    this.rows = new Int32Array(Math.min(states, ROW_STATES) * 128);
     // 3. Failure and output links, breadth-first.
     this.fail = new Int32Array(states);
     this.outputLink = new Int32Array(states).fill(-1);
@@ -89,7 +101,19 @@ export class AhoCorasickMatcher {
         queue.push(to);
       }
     }
-    // 4. Output ids, flat.
+    // 4. Rows, breadth-first: a failure state is shallower, so its row is already there.
+    const order = [0, ...queue].slice(0, ROW_STATES);
+    order.forEach((state, n) => {
+      const base = n * 128;
+      this.row[state] = base;
+      const f = this.fail[state] as number;
+      for (let code = 0; code < 128; code += 1) {
+        const child = this.step(state, code);
+        this.rows[base + code] =
+          state === 0 || child >= 0 ? child : (this.rows[(this.row[f] as number) + code] as number);
+      }
+    });
+    // 5. Output ids, flat.
     this.outStart = new Int32Array(states + 1);
     let total = 0;
     for (let s = 0; s < states; s += 1) {
@@ -114,10 +138,29 @@ export class AhoCorasickMatcher {
     if (state === 0) {
       return code < 128 ? (this.rootAscii[code] ?? 0) : (this.rootOther.get(code) ?? 0);
     }
-    const start = this.childStart[state] ?? 0;
-    const end = start + (this.childCount[state] ?? 0);
-    for (let i = start; i < end; i += 1) if (this.childCode[i] === code) return this.childTarget[i] ?? 0;
+    return this.child(state, code);
+  }
+
+  private child(state: number, code: number): number {
+    const start = this.childStart[state] as number;
+    const end = start + (this.childCount[state] as number);
+    const childCode = this.childCode;
+    for (let i = start; i < end; i += 1) if (childCode[i] === code) return this.childTarget[i] as number;
     return -1;
+  }
+
+  /** The state after `code` from `state`: its child, else the child of the longest suffix that has one. */
+  private advance(state: number, code: number): number {
+    const row = this.row;
+    const fail = this.fail;
+    let s = state;
+    for (;;) {
+      if (code < 128 && (row[s] as number) >= 0) return this.rows[(row[s] as number) + code] as number;
+      if (s === 0) return this.rootOther.get(code) ?? 0;
+      const next = this.child(s, code);
+      if (next >= 0) return next;
+      s = fail[s] as number;
+    }
   }
 
   /**
@@ -125,20 +168,38 @@ export class AhoCorasickMatcher {
    * `hit` returning true stops the scan, and then so does `scan`.
    */
   scan(input: string, hit: Hit): boolean {
-    // `step` inlined: this loop runs once per character of every indexed field of every event.
-    const fail = this.fail;
     const reports = this.reports;
-    const rootAscii = this.rootAscii;
+    let state = 0;
+    for (let i = 0; i < input.length; i += 1) {
+      state = this.advance(state, input.charCodeAt(i));
+      if (reports[state] === 1 && this.report(state, i + 1, hit)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * `scan` of `input` lower-cased, for ASCII input: upper-case letters are folded on the way, without making
+   * the lower-cased copy. Returns false, having reported only part of the hits, when `input` is not ASCII.
+   */
+  scanAscii(input: string, hit: (id: number, end: number) => void): boolean {
+    // `advance` inlined: this loop runs over every new value of every indexed field.
+    const reports = this.reports;
+    const row = this.row;
+    const rows = this.rows;
+    const fail = this.fail;
     const childStart = this.childStart;
     const childCount = this.childCount;
     const childCode = this.childCode;
     const childTarget = this.childTarget;
     let state = 0;
     for (let i = 0; i < input.length; i += 1) {
-      const code = input.charCodeAt(i);
+      let code = input.charCodeAt(i);
+      if (code >= 128) return false;
+      if (code >= 65 && code <= 90) code += 32;
       for (;;) {
-        if (state === 0) {
-          state = code < 128 ? (rootAscii[code] as number) : (this.rootOther.get(code) ?? 0);
+        const r = row[state] as number;
+        if (r >= 0) {
+          state = rows[r + code] as number;
           break;
         }
         const start = childStart[state] as number;
@@ -156,7 +217,23 @@ export class AhoCorasickMatcher {
         }
         state = fail[state] as number;
       }
-      if (reports[state] === 1 && this.report(state, i + 1, hit)) return true;
+      if (reports[state] === 1) this.report(state, i + 1, hit);
+    }
+    return true;
+  }
+
+  /**
+   * Whether `input` begins with one of the literals; with `fromEnd`, whether it ends with one (the literals
+   * must then have been given reversed). Walks the trie alone: at most the longest literal's length.
+   */
+  anchored(input: string, fromEnd: boolean): boolean {
+    const n = input.length;
+    let state = 0;
+    for (let j = 0; j < n; j += 1) {
+      const next = this.step(state, input.charCodeAt(fromEnd ? n - 1 - j : j));
+      if (next <= 0) return false;
+      state = next;
+      if ((this.outStart[state] as number) < (this.outStart[state + 1] as number)) return true;
     }
     return false;
   }

@@ -3,7 +3,7 @@ import { identifierPatternMatches, isConditionError, parseCondition } from "./co
 import type { DiagnosticSink } from "./diagnostics.ts";
 import type { EventView } from "./event-view.ts";
 import type { CompiledField, CompileOptions, FieldMatch } from "./field-matcher.ts";
-import type { FieldOp, Literal } from "./value-test.ts";
+import type { FieldOp, LiteralGroup, Requirement } from "./value-test.ts";
 import { fieldMatches } from "./value-test.ts";
 import { compileField } from "./field-matcher.ts";
 import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
@@ -31,10 +31,12 @@ export type CompiledDetection = {
    * The ruleset's prefilter evaluates a rule only on events where every set has a hit.
    */
   readonly atoms: readonly (readonly Atom[])[] | undefined;
+  /** The literal groups of the field ops the condition uses (see `LiteralGroup`); the prefilter marks them. */
+  readonly literalGroups?: readonly LiteralGroup[];
 };
 
-/** A literal of a field; `field` undefined: anywhere in the event (keywords). */
-export type Atom = Literal & { readonly field: string | undefined };
+/** A requirement on a field; `field` undefined: on any value of the event (keywords). */
+export type Atom = Requirement & { readonly field: string | undefined };
 
 type Evaluator = (view: EventView) => boolean;
 
@@ -75,6 +77,10 @@ export function compileDetection(
   const root: CondOp = ops.length === 1 && ops[0] !== undefined ? ops[0] : condOp(C.or, { items: ops });
   const test: Evaluator = (view) => evalCond(root, view);
   const atoms = orClauses(conditions.map((c) => conditionClauses(c.node, searches)));
+  const used = new Set(conditions.flatMap((c) => referencedNames(c.node, searches)));
+  const literalGroups = [...used].flatMap(
+    (name) => searches.get(name)?.alternatives.flatMap((fields) => fields.flatMap((f) => f.groups)) ?? [],
+  );
   const explained = conditions.map((c) => ({
     condition: c.text.text,
     searches: referencedSearches(c.node, searches)
@@ -84,6 +90,7 @@ export function compileDetection(
   return {
     test,
     atoms,
+    literalGroups,
     explain: (view) => {
       // Explaining runs on matches only: the condition that matched (the first, when there is one), then each
       // selection it names that holds, with the fields of its first group that holds.
@@ -238,6 +245,21 @@ function compileCondition(node: ConditionNode, searches: ReadonlyMap<string, Com
   }
 }
 
+/** Every search identifier the condition evaluates, negated or not. */
+function referencedNames(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): string[] {
+  switch (node.t) {
+    case "and":
+    case "or":
+      return node.items.flatMap((i) => referencedNames(i, searches));
+    case "not":
+      return referencedNames(node.item, searches);
+    case "id":
+      return [node.name];
+    case "of":
+      return resolvePattern(node.pattern, searches);
+  }
+}
+
 function referencedSearches(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): string[] {
   switch (node.t) {
     case "and":
@@ -296,7 +318,10 @@ function searchClauses(search: CompiledSearch): Atom[][] {
 const MAX_CLAUSES = 3;
 
 function andClauses(parts: readonly Atom[][][]): Atom[][] {
-  return mostSelective(parts.flat());
+  const all = parts.flat();
+  // A set with a test in it costs a test run per new value: only worth it when there is nothing else.
+  const literal = all.filter((clause) => clause.every((a) => a.test === null));
+  return mostSelective(literal.length > 0 ? literal : all);
 }
 
 function orClauses(parts: readonly Atom[][][]): Atom[][] {
@@ -317,10 +342,12 @@ function mostSelective(clauses: Atom[][]): Atom[][] {
 
 /**
  * How well a set filters: by its weakest literal (longer is rarer; a literal that must begin or end the value
- * is rarer still), less a little for every literal it holds.
+ * is rarer still; a test counts as a short literal), less a little for every requirement it holds.
  */
 function selectivity(clause: readonly Atom[]): number {
   let weakest = Number.POSITIVE_INFINITY;
-  for (const a of clause) weakest = Math.min(weakest, a.text.length + (a.start ? 3 : 0) + (a.end ? 3 : 0));
+  for (const a of clause) {
+    weakest = Math.min(weakest, a.test !== null ? 2 : a.text.length + (a.start ? 3 : 0) + (a.end ? 3 : 0));
+  }
   return weakest * 4 - Math.log2(clause.length);
 }

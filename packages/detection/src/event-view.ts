@@ -19,6 +19,12 @@ export function fieldSlot(name: string): number {
 }
 
 /**
+ * What the ruleset's prefilter found in one value: the literal groups (see value-test.ts) it holds and their
+ * literals, both by id, ascending.
+ */
+export type PrefilterHits = { readonly groups: readonly number[]; readonly literals: readonly number[] };
+
+/**
  * One event as the compiled rules see it. Sigma field names are case-insensitive ("Field lookups are
  * case-insensitive"); dotted names reach into nested objects (`UserData.x`, JSON logs). String forms and their
  * lower-cased forms are cached per slot, because dozens of rules read the same `CommandLine`. A ruleset keeps
@@ -38,6 +44,11 @@ export class EventView {
   private lowerCache: (readonly string[] | undefined)[] = [];
   private all: readonly string[] | undefined;
   private allLower: readonly string[] | undefined;
+  /** Literal groups (see value-test.ts) the prefilter looked for in this event (1), and what it found. */
+  private knownGroups: Uint8Array | undefined;
+  private hitStamps = new Uint32Array(0);
+  private hitCache: (readonly PrefilterHits[] | undefined)[] = [];
+  private keywordHits: PrefilterHits[] = [];
 
   constructor(event: Event) {
     this.current = event;
@@ -56,12 +67,49 @@ export class EventView {
     this.keyLengths = -1;
     this.all = undefined;
     this.allLower = undefined;
+    this.knownGroups = undefined;
+    if (this.keywordHits.length > 0) this.keywordHits = [];
     this.epoch = (this.epoch + 1) >>> 0;
     if (this.epoch === 0) {
       this.stringStamps.fill(0);
       this.lowerStamps.fill(0);
+      this.hitStamps.fill(0);
       this.epoch = 1;
     }
+  }
+
+  /** From the ruleset's prefilter: the literal groups it looks for in this event, by id (1: looked for). */
+  setKnownGroups(known: Uint8Array): void {
+    this.knownGroups = known;
+  }
+
+  /** Whether the prefilter looked for the group in this event; then `groupFound` is whether it is there. */
+  groupKnown(id: number): boolean {
+    return this.knownGroups !== undefined && this.knownGroups[id] === 1;
+  }
+
+  /** Whether some value of the field (slot -1: any value) holds the group, by the prefilter's findings. */
+  groupFound(slot: number, id: number): boolean {
+    const hits = slot < 0 ? this.keywordHits : this.prefilterHitsAt(slot);
+    if (hits === undefined) return false;
+    for (let i = 0; i < hits.length; i += 1) if (holds((hits[i] as PrefilterHits).groups, id)) return true;
+    return false;
+  }
+
+  /** The prefilter's findings for each of `stringsAt(slot)`, when it scanned that field. */
+  prefilterHitsAt(slot: number): readonly PrefilterHits[] | undefined {
+    return slot < this.hitStamps.length && this.hitStamps[slot] === this.epoch ? this.hitCache[slot] : undefined;
+  }
+
+  setPrefilterHitsAt(slot: number, hits: readonly PrefilterHits[]): void {
+    if (slot >= this.hitStamps.length) this.grow();
+    this.hitStamps[slot] = this.epoch;
+    this.hitCache[slot] = hits;
+  }
+
+  /** The prefilter's findings in one value, for keywords (which look at every value). */
+  addKeywordHits(hits: PrefilterHits): void {
+    this.keywordHits.push(hits);
   }
 
   private keys(): readonly string[] {
@@ -122,7 +170,7 @@ export class EventView {
     if (slot >= this.stringStamps.length) this.grow();
     if (this.stringStamps[slot] === this.epoch) return this.stringCache[slot];
     const value = this.value(slotNames[slot] as string);
-    const out = value === undefined ? undefined : stringsOf(value);
+    const out = value === undefined ? undefined : fieldStrings(value);
     this.stringStamps[slot] = this.epoch;
     this.stringCache[slot] = out;
     return out;
@@ -139,16 +187,6 @@ export class EventView {
     return out;
   }
 
-  /**
-   * Hands the view the lower-cased `stringsAt(slot)`, which the ruleset's prefilter already has (it keeps
-   * them with the values it has seen), so that rules do not lower-case the same value again.
-   */
-  setLowerStringsAt(slot: number, lower: readonly string[]): void {
-    if (slot >= this.lowerStamps.length) this.grow();
-    this.lowerStamps[slot] = this.epoch;
-    this.lowerCache[slot] = lower;
-  }
-
   private grow(): void {
     const size = Math.max(64, slotNames.length * 2);
     const strings = new Uint32Array(size);
@@ -157,6 +195,9 @@ export class EventView {
     const lower = new Uint32Array(size);
     lower.set(this.lowerStamps);
     this.lowerStamps = lower;
+    const hits = new Uint32Array(size);
+    hits.set(this.hitStamps);
+    this.hitStamps = hits;
   }
 
   /** Every string value of the event, for keyword searches (spec: "searching for keywords across an entire event"). */
@@ -166,7 +207,7 @@ export class EventView {
     for (const key of this.keys()) {
       const value = this.fields[key] as FieldValue;
       if (typeof value === "string") out.push(value);
-      else if (value !== null) for (const s of stringsOf(value)) out.push(s);
+      else if (value !== null) for (const s of fieldStrings(value)) out.push(s);
     }
     this.all = out;
     return out;
@@ -176,11 +217,20 @@ export class EventView {
     this.allLower ??= lowerAll(this.allStrings());
     return this.allLower;
   }
+}
 
-  /** See `setLowerStringsAt`. */
-  setAllLowerStrings(lower: readonly string[]): void {
-    this.allLower = lower;
+/** Binary search in an ascending list. */
+function holds(sorted: readonly number[], id: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const at = sorted[mid] as number;
+    if (at === id) return true;
+    if (at < id) lo = mid + 1;
+    else hi = mid - 1;
   }
+  return false;
 }
 
 function lowerAll(strings: readonly string[]): string[] {
@@ -203,10 +253,11 @@ function equalsIgnoringCase(a: string, b: string): boolean {
   return true;
 }
 
-function stringsOf(value: FieldValue): string[] {
+/** A value's strings, as `EventView.strings` gives them. */
+export function fieldStrings(value: FieldValue): string[] {
   if (value === null) return [];
   if (typeof value === "string") return [value];
   if (typeof value === "number" || typeof value === "boolean") return [String(value)];
-  if (Array.isArray(value)) return (value as readonly FieldValue[]).flatMap(stringsOf);
+  if (Array.isArray(value)) return (value as readonly FieldValue[]).flatMap(fieldStrings);
   return [JSON.stringify(value)];
 }

@@ -21,8 +21,20 @@ import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./s
 import { compileLinearRegex } from "./regex-dfa.ts";
 import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
-import type { FieldOp, Literal, ValueTest } from "./value-test.ts";
-import { fieldMatches, fieldOp, foldList, FT, readValues, valueMatches, valueTest, VT } from "./value-test.ts";
+import type { FieldOp, Literal, LiteralGroup, Requirement, ValueTest } from "./value-test.ts";
+import {
+  fieldMatches,
+  fieldOp,
+  foldList,
+  FT,
+  isPlain,
+  literalGroup,
+  literalPattern,
+  readValues,
+  valueMatches,
+  valueTest,
+  VT,
+} from "./value-test.ts";
 import type { YScalar } from "./yaml-tree.ts";
 
 export type CompileOptions = {
@@ -49,10 +61,12 @@ export type CompiledField = {
   readonly test: (view: EventView) => boolean;
   readonly explain: (view: EventView) => FieldMatch;
   /**
-   * Sets of literals that the field cannot match without: from each set, one must occur in some value of the
-   * field ([] when nothing is known). The ruleset's prefilter uses them to skip rules that cannot match.
+   * Sets of requirements that the field cannot match without: from each set, one must hold for some value of
+   * the field ([] when nothing is known). The ruleset's prefilter uses them to skip rules that cannot match.
    */
-  readonly clauses: readonly (readonly Literal[])[];
+  readonly clauses: readonly (readonly Requirement[])[];
+  /** The op's literal groups, which the prefilter must look for to decide it (see `LiteralGroup`). */
+  readonly groups: readonly LiteralGroup[];
 };
 
 const KEYWORD_FIELD = "(keywords)";
@@ -136,6 +150,7 @@ function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): Com
     modifiers: spec.modifiers,
     op,
     clauses: [],
+    groups: [],
     test: (view) => fieldMatches(op, view),
     explain: (view) => ({
       field: name,
@@ -155,6 +170,7 @@ function compileNull(spec: FieldSpec, name: string): CompiledField {
     modifiers: spec.modifiers,
     op,
     clauses: [],
+    groups: [],
     test: (view) => fieldMatches(op, view),
     explain: () => ({ field: name, modifiers: spec.modifiers, patterns: ["null"], values: [] }),
   };
@@ -309,6 +325,7 @@ function compileFieldRef(
     modifiers: spec.modifiers,
     op: fieldOp(FT.fn, field, { fn: test }),
     clauses: [],
+    groups: [],
     test,
     explain: (view) => ({
       field: name,
@@ -523,39 +540,66 @@ function combine(
 ): CompiledField {
   const field = spec.field;
   const flat = groups.flat();
+  const multi = all && groups.length > 1;
+  // Lower-cased plain literals are decided by the prefilter's scan (see `LiteralGroup`).
+  const literalGroups =
+    !cased && !neq && flat.length > 0 && flat.every(isPlain)
+      ? (multi ? groups : [flat]).map((g) => literalGroup(field, g))
+      : [];
+  const exact = literalGroups.length > 0 ? literalGroups.map((g) => g.id) : null;
   const op = neq
     ? fieldOp(FT.neq, field, { cased, groups: groups.map(foldList) })
-    : all && groups.length > 1
-      ? fieldOp(FT.all, field, { cased, groups: groups.map(foldList) })
-      : fieldOp(FT.any, field, { cased, tests: foldList(flat) });
+    : multi
+      ? fieldOp(FT.all, field, { cased, groups: groups.map(foldList), exact })
+      : fieldOp(FT.any, field, { cased, tests: foldList(flat), exact });
   const folded = op.kind === FT.any ? op.tests : op.groups.flat();
   const negated = neq ? flat.map((t) => `not ${t.pattern}`) : [];
-  let clauses: Literal[][] = [];
+  let clauses: Requirement[][] = [];
   if (!neq) {
-    // With `all`, every group must match, so each group's literals are a set of their own.
-    const sets = all && groups.length > 1 ? groups.map(groupLiterals) : [groupLiterals(flat)];
-    clauses = sets.filter((set): set is Literal[] => set !== undefined);
+    // With `all`, every group must match, so each group's requirements are a set of their own.
+    const sets = multi ? groups.map((g) => requirements(g, cased)) : [requirements(flat, cased)];
+    clauses = sets.filter((set): set is Requirement[] => set !== undefined);
   }
   return {
     field,
     modifiers: spec.modifiers,
     op,
     clauses,
+    groups: literalGroups,
     test: (view) => fieldMatches(op, view),
     explain: (view) => {
-      const values = readValues(op, view) ?? [];
       const raw = op.slot < 0 ? view.allStrings() : (view.stringsAt(op.slot) ?? []);
       if (neq) return { field: name, modifiers: spec.modifiers, patterns: negated, values: raw.slice() };
       const patterns = new Set<string>();
       const matched = new Set<string>();
-      for (let i = 0; i < values.length; i += 1) {
-        const v = values[i] as string;
-        // The folded tests decide quickly whether the value matched; only then are the patterns named.
-        if (!folded.some((t) => valueMatches(t, v))) continue;
-        for (const t of flat) {
-          if (valueMatches(t, v)) {
-            patterns.add(t.pattern);
-            matched.add(raw[i] ?? v);
+      const found =
+        exact !== null && op.slot >= 0 && view.groupKnown(exact[0] as number) ? view.prefilterHitsAt(op.slot) : undefined;
+      if (exact !== null && found !== undefined) {
+        // The prefilter's scan already says which literals each value holds, by id; a group's literals have
+        // consecutive ids, in the order of the tests.
+        for (let i = 0; i < raw.length; i += 1) {
+          const held = found[i]?.literals ?? [];
+          for (const group of literalGroups) {
+            const last = (group.literals[group.literals.length - 1] as { id: number }).id;
+            for (let k = lowerBound(held, (group.literals[0] as { id: number }).id); k < held.length; k += 1) {
+              const literal = held[k] as number;
+              if (literal > last) break;
+              patterns.add(literalPattern(literal));
+              matched.add(raw[i] as string);
+            }
+          }
+        }
+      } else {
+        const values = readValues(op, view) ?? [];
+        for (let i = 0; i < values.length; i += 1) {
+          const v = values[i] as string;
+          // The folded tests decide quickly whether the value matched; only then are the patterns named.
+          if (!folded.some((t) => valueMatches(t, v))) continue;
+          for (const t of flat) {
+            if (valueMatches(t, v)) {
+              patterns.add(t.pattern);
+              matched.add(raw[i] ?? v);
+            }
           }
         }
       }
@@ -564,11 +608,25 @@ function combine(
   };
 }
 
-function groupLiterals(tests: readonly ValueTest[]): Literal[] | undefined {
-  const out: Literal[] = [];
+/** The first index of an ascending list whose element is at least `id`. */
+function lowerBound(sorted: readonly number[], id: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** One of these holds for a value passing one of the tests; undefined when some test offers nothing. */
+function requirements(tests: readonly ValueTest[], cased: boolean): Requirement[] | undefined {
+  const out: Requirement[] = [];
   for (const t of tests) {
-    if (t.literals === undefined) return undefined;
-    out.push(...t.literals);
+    if (t.literals !== undefined) for (const l of t.literals) out.push({ ...l, test: null, cased });
+    else if (t.kind === VT.regex) out.push({ text: "", start: false, end: false, test: t, cased });
+    else return undefined;
   }
   return out;
 }

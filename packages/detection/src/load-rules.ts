@@ -246,6 +246,8 @@ function applyFilters(
         ? c.detection
         : {
             atoms: c.detection.atoms,
+            // The filters' ops run on the rule's events too, so the prefilter must look for their groups.
+            literalGroups: [c.detection, ...fs.map((f) => f.detection)].flatMap((d) => d.literalGroups ?? []),
             test: (view) => c.detection.test(view) && !fs.some((f) => f.detection.test(view)),
             explain: (view) => c.detection.explain(view),
           };

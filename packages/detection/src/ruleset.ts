@@ -1,11 +1,13 @@
-import type { Event } from "@ring3/schema";
+import type { Event, FieldValue } from "@ring3/schema";
 import { AhoCorasickMatcher } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
 import type { Diagnostic } from "./diagnostics.ts";
-import { EventView, fieldSlot } from "./event-view.ts";
+import type { PrefilterHits } from "./event-view.ts";
+import { EventView, fieldSlot, fieldStrings } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
-import { literalFold } from "./value-test.ts";
+import type { Literal, ValueTest } from "./value-test.ts";
+import { literalFold, literalGroupCount, literalGroupOf, valueMatches } from "./value-test.ts";
 
 /** One rule firing on one event. Carries the rule's author: the Detection Rule License requires it. */
 export type RuleMatch = {
@@ -49,28 +51,59 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
 };
 
 /**
- * The literals of one field (or, `slot` -1, of keywords: every value of the event), each standing for one atom
- * set of one rule, and a memo of which sets each recently seen value hits. Telemetry repeats itself (the same
- * Image, ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
+ * The literals of one field (or, `slot` -1, of keywords: every value of the event) — those of the rules' atom
+ * sets and those of the literal groups of their field ops — and a memo of what each recently seen value
+ * holds. Telemetry repeats itself (the same Image, ParentImage, Hashes, User on thousands of events), so most
+ * values are looked up, not scanned.
  */
 type FieldIndex = {
   readonly slot: number;
   readonly matcher: AhoCorasickMatcher;
-  /** Per literal id: the atom set it belongs to, its length, and whether it must begin (1) / end (2) the value. */
+  /** Per literal: its atom set and its group literal id (-1: none), its length, and its anchors. */
   readonly literalSet: Int32Array;
+  readonly literalOfGroup: Int32Array;
   readonly literalLength: Int32Array;
   readonly literalAnchor: Uint8Array;
+  /** Requirements that are tests (no literal to scan for), with their atom sets. */
+  readonly predicates: readonly { readonly test: ValueTest; readonly cased: boolean; readonly set: number }[];
+  /** With no predicates, a value shorter than every literal holds nothing. */
+  readonly minLength: number;
+  /** Whether the spelling of a number or boolean can hold a literal (keyword scans skip them otherwise). */
+  readonly scalars: boolean;
   readonly memo: Map<string, Seen>;
+  /** Per literal, the last scan that took it (see `scan`). */
+  readonly stamps: Uint32Array;
+  stamp: number;
 };
 
-/** A value the prefilter has seen: lower-cased (rules read it so too), and the atom sets it hits. */
-type Seen = { readonly lower: string; readonly sets: readonly number[] };
+/** What a value holds: atom sets, literal groups and their literals (ascending, see `PrefilterHits`). */
+type Seen = {
+  readonly sets: readonly number[];
+  readonly groups: readonly number[];
+  readonly literals: readonly number[];
+  /** `[this]`, the hits of a field with this one value. */
+  readonly alone: readonly PrefilterHits[];
+};
+
+/** Most values hold nothing: they share one answer. */
+const NOTHING: Seen = (() => {
+  const seen: { sets: number[]; groups: number[]; literals: number[]; alone: Seen[] } = {
+    sets: [],
+    groups: [],
+    literals: [],
+    alone: [],
+  };
+  seen.alone.push(seen);
+  return seen;
+})();
 
 /** Characters of values the memos of one ruleset hold at most; they all start over when it is reached. */
 const MEMO_MAX_CHARS = 1 << 21;
 const MEMO_MAX_VALUE = 2048;
 const ANCHOR_START = 1;
 const ANCHOR_END = 2;
+/** Every character `String(number)` and `String(boolean)` can produce. */
+const SCALAR_CHARS = /^[0-9.+\-einfatyrulsn]*$/;
 
 type Bucket = {
   readonly rules: readonly CompiledRule[];
@@ -85,6 +118,8 @@ type Bucket = {
   readonly setMarks: Uint32Array;
   readonly ruleMarks: Uint32Array;
   readonly ruleHits: Uint16Array;
+  /** The literal groups the fields look for, by id (1: looked for). */
+  readonly knownGroups: Uint8Array;
 };
 
 export type RulesetStats = {
@@ -267,7 +302,10 @@ export class Ruleset {
     this.onRuleDisabled?.(diagnostic);
   }
 
-  /** Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`. */
+  /**
+   * Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`.
+   * Marks in the view the literal groups found, for the rules' field ops.
+   */
   private candidates(bucket: Bucket, view: EventView): number[] {
     const hits: number[] = [];
     if (bucket.fields.length > 0) {
@@ -279,35 +317,72 @@ export class Ruleset {
         }
         this.epoch = 1;
       }
-      const epoch = this.epoch;
-      const { setMarks, ruleMarks, ruleHits, setRule, need } = bucket;
+      view.setKnownGroups(bucket.knownGroups);
       for (const entry of bucket.fields) {
-        const values = entry.slot < 0 ? view.allStrings() : view.stringsAt(entry.slot);
-        if (values === undefined || values.length === 0) continue;
-        const lower = new Array<string>(values.length);
-        for (let i = 0; i < values.length; i += 1) {
-          const seen = this.seen(entry, values[i] as string);
-          lower[i] = seen.lower;
-          const sets = seen.sets;
-          for (let k = 0; k < sets.length; k += 1) {
-            const set = sets[k] as number;
-            if (setMarks[set] === epoch) continue;
-            setMarks[set] = epoch;
-            const rule = setRule[set] as number;
-            if (ruleMarks[rule] !== epoch) {
-              ruleMarks[rule] = epoch;
-              ruleHits[rule] = 0;
-            }
-            ruleHits[rule] = (ruleHits[rule] as number) + 1;
-            if (ruleHits[rule] === need[rule]) hits.push(rule);
-          }
+        if (entry.slot < 0) {
+          this.keywords(bucket, entry, view, hits);
+          continue;
         }
-        if (entry.slot < 0) view.setAllLowerStrings(lower);
-        else view.setLowerStringsAt(entry.slot, lower);
+        const values = view.stringsAt(entry.slot);
+        if (values === undefined || values.length === 0) continue;
+        if (values.length === 1) {
+          const seen = this.seen(entry, values[0] as string);
+          if (seen === NOTHING) continue;
+          this.mark(bucket, seen, hits);
+          if (seen.literals.length > 0) view.setPrefilterHitsAt(entry.slot, seen.alone);
+          continue;
+        }
+        const found: Seen[] = [];
+        for (const raw of values) {
+          const seen = this.seen(entry, raw);
+          found.push(seen);
+          this.mark(bucket, seen, hits);
+        }
+        view.setPrefilterHitsAt(entry.slot, found);
       }
     }
     for (const index of bucket.always) hits.push(index);
     return hits.length > 1 ? hits.sort((a, b) => a - b) : hits;
+  }
+
+  private see(bucket: Bucket, entry: FieldIndex, value: string, view: EventView, hits: number[]): void {
+    const seen = this.seen(entry, value);
+    if (seen === NOTHING) return;
+    this.mark(bucket, seen, hits);
+    if (seen.groups.length > 0) view.addKeywordHits(seen);
+  }
+
+  /** Keywords: every value of the event, skipping those too short or too numeric to hold a literal. */
+  private keywords(bucket: Bucket, entry: FieldIndex, view: EventView, hits: number[]): void {
+    const fields = view.event.fields;
+    for (const key in fields) {
+      const value = fields[key] as FieldValue;
+      if (typeof value === "string") {
+        if (value.length >= entry.minLength) this.see(bucket, entry, value, view, hits);
+      } else if (value !== null && (entry.scalars || typeof value === "object")) {
+        for (const s of fieldStrings(value)) {
+          if (s.length >= entry.minLength) this.see(bucket, entry, s, view, hits);
+        }
+      }
+    }
+  }
+
+  private mark(bucket: Bucket, seen: Seen, hits: number[]): void {
+    const epoch = this.epoch;
+    const { setMarks, ruleMarks, ruleHits, setRule, need } = bucket;
+    const sets = seen.sets;
+    for (let k = 0; k < sets.length; k += 1) {
+      const set = sets[k] as number;
+      if (setMarks[set] === epoch) continue;
+      setMarks[set] = epoch;
+      const rule = setRule[set] as number;
+      if (ruleMarks[rule] !== epoch) {
+        ruleMarks[rule] = epoch;
+        ruleHits[rule] = 0;
+      }
+      ruleHits[rule] = (ruleHits[rule] as number) + 1;
+      if (ruleHits[rule] === need[rule]) hits.push(rule);
+    }
   }
 
   private seen(entry: FieldIndex, raw: string): Seen {
@@ -315,17 +390,7 @@ export class Ruleset {
     const known = entry.memo.get(raw);
     if (known !== undefined) return known;
     this.scans += 1;
-    const lower = raw.toLowerCase();
-    const text = lower.includes("\u017f") ? literalFold(lower) : lower;
-    const sets: number[] = [];
-    entry.matcher.scan(text, (id, end) => {
-      const anchor = entry.literalAnchor[id] as number;
-      if ((anchor & ANCHOR_START) !== 0 && end !== entry.literalLength[id]) return;
-      if ((anchor & ANCHOR_END) !== 0 && end !== text.length) return;
-      const set = entry.literalSet[id] as number;
-      if (!sets.includes(set)) sets.push(set);
-    });
-    const seen: Seen = { lower, sets };
+    const seen = this.scan(entry, raw);
     if (raw.length <= MEMO_MAX_VALUE) {
       if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
         for (const b of this.allBuckets()) for (const f of b.fields) f.memo.clear();
@@ -334,6 +399,64 @@ export class Ruleset {
       entry.memo.set(raw, seen);
       this.memoChars += raw.length;
     }
+    return seen;
+  }
+
+  private scan(entry: FieldIndex, raw: string): Seen {
+    const sets: number[] = [];
+    const literals: number[] = [];
+    // A literal found again in the same scan adds nothing: each scan stamps the literals it has taken.
+    const stamps = entry.stamps;
+    let stamp = 0;
+    const collect = (forSets: boolean, forGroups: boolean, length: number): ((id: number, end: number) => void) => {
+      stamp = entry.stamp = (entry.stamp + 1) >>> 0;
+      return (id, end) => {
+        if (stamps[id] === stamp) return;
+        const anchor = entry.literalAnchor[id] as number;
+        if ((anchor & ANCHOR_START) !== 0 && end !== entry.literalLength[id]) return;
+        if ((anchor & ANCHOR_END) !== 0 && end !== length) return;
+        stamps[id] = stamp;
+        const set = entry.literalSet[id] as number;
+        if (forSets && set >= 0 && !sets.includes(set)) sets.push(set);
+        const literal = entry.literalOfGroup[id] as number;
+        if (forGroups && literal >= 0) literals.push(literal);
+      };
+    };
+    let lower: string | undefined;
+    if (!entry.matcher.scanAscii(raw, collect(true, true, raw.length))) {
+      // Not ASCII: atom sets are looked for in the value as `literalFold` makes it, literal groups in the value
+      // lower-cased exactly as their ops see it; the two differ only when it holds U+017F (long s).
+      sets.length = 0;
+      literals.length = 0;
+      lower = raw.toLowerCase();
+      const folded = literalFold(lower);
+      entry.matcher.scan(folded, collect(true, folded === lower, folded.length));
+      if (folded !== lower) entry.matcher.scan(lower, collect(false, true, lower.length));
+    }
+    for (const p of entry.predicates) {
+      if (sets.includes(p.set)) continue;
+      let holds = true;
+      try {
+        holds = valueMatches(p.test, p.cased ? raw : (lower ??= raw.toLowerCase()));
+      } catch {
+        // The rule's own evaluation meets the same error, and is disabled for it.
+      }
+      if (holds) sets.push(p.set);
+    }
+    if (sets.length === 0 && literals.length === 0) return NOTHING;
+    literals.sort((a, b) => a - b);
+    const groups: number[] = [];
+    for (const literal of literals) {
+      const group = literalGroupOf(literal);
+      if (!groups.includes(group)) groups.push(group);
+    }
+    const seen: { sets: number[]; groups: number[]; literals: number[]; alone: Seen[] } = {
+      sets,
+      groups,
+      literals,
+      alone: [],
+    };
+    seen.alone.push(seen);
     return seen;
   }
 
@@ -377,9 +500,41 @@ export class Ruleset {
     const always: number[] = [];
     const need = new Uint16Array(rules.length);
     const setRule: number[] = [];
-    type Entry = { slot: number; literals: { text: string; id: number }[]; sets: number[]; anchors: number[] };
-    const byField = new Map<string, Entry>();
+    type Entry = {
+      slot: number;
+      literals: { text: string; id: number }[];
+      sets: number[];
+      groupLiterals: number[];
+      anchors: number[];
+      predicates: { test: ValueTest; cased: boolean; set: number }[];
+    };
+    // By the field's spelling: an event may have two keys that differ only in case, and a rule reads the one
+    // it spells (or else the first that matches).
+    const byField = new Map<number, Entry>();
+    const entryFor = (field: string | undefined): Entry => {
+      const slot = field === undefined ? -1 : fieldSlot(field);
+      let entry = byField.get(slot);
+      if (entry === undefined) {
+        entry = { slot, literals: [], sets: [], groupLiterals: [], anchors: [], predicates: [] };
+        byField.set(slot, entry);
+      }
+      return entry;
+    };
+    const add = (entry: Entry, literal: Literal, set: number, groupLiteral: number): void => {
+      entry.literals.push({ text: literal.text, id: entry.literals.length });
+      entry.sets.push(set);
+      entry.groupLiterals.push(groupLiteral);
+      entry.anchors.push((literal.start ? ANCHOR_START : 0) | (literal.end ? ANCHOR_END : 0));
+    };
+    const knownGroups = new Uint8Array(literalGroupCount());
     rules.forEach((rule, index) => {
+      // A filter shared by several rules brings the same groups to each.
+      for (const group of rule.detection.literalGroups ?? []) {
+        if (knownGroups[group.id] === 1) continue;
+        knownGroups[group.id] = 1;
+        const entry = entryFor(group.field);
+        for (const literal of group.literals) add(entry, literal, -1, literal.id);
+      }
       const sets = (rule.detection.atoms ?? []).filter((set) => set.length > 0);
       if (sets.length === 0) {
         always.push(index);
@@ -390,15 +545,9 @@ export class Ruleset {
         const id = setRule.length;
         setRule.push(index);
         for (const atom of set) {
-          const key = atom.field === undefined ? "\u0000" : atom.field.toLowerCase();
-          let entry = byField.get(key);
-          if (entry === undefined) {
-            entry = { slot: atom.field === undefined ? -1 : fieldSlot(atom.field), literals: [], sets: [], anchors: [] };
-            byField.set(key, entry);
-          }
-          entry.literals.push({ text: atom.text, id: entry.literals.length });
-          entry.sets.push(id);
-          entry.anchors.push((atom.start ? ANCHOR_START : 0) | (atom.end ? ANCHOR_END : 0));
+          const entry = entryFor(atom.field);
+          if (atom.test !== null) entry.predicates.push({ test: atom.test, cased: atom.cased, set: id });
+          else add(entry, atom, id, -1);
         }
       }
     });
@@ -407,9 +556,15 @@ export class Ruleset {
         slot: e.slot,
         matcher: new AhoCorasickMatcher(e.literals),
         literalSet: Int32Array.from(e.sets),
+        literalOfGroup: Int32Array.from(e.groupLiterals),
         literalLength: Int32Array.from(e.literals, (l) => l.text.length),
         literalAnchor: Uint8Array.from(e.anchors),
+        predicates: e.predicates,
+        minLength: e.predicates.length > 0 ? 0 : Math.min(...e.literals.map((l) => l.text.length)),
+        scalars: e.predicates.length > 0 || e.literals.some((l) => SCALAR_CHARS.test(l.text)),
         memo: new Map(),
+        stamps: new Uint32Array(e.literals.length),
+        stamp: 0,
       }),
     );
     return {
@@ -421,6 +576,7 @@ export class Ruleset {
       setMarks: new Uint32Array(setRule.length),
       ruleMarks: new Uint32Array(rules.length),
       ruleHits: new Uint16Array(rules.length),
+      knownGroups,
     };
   }
 }

@@ -34,6 +34,13 @@ export type RegexProgram = { test(input: string): boolean };
  */
 export type Literal = { readonly text: string; readonly start: boolean; readonly end: boolean };
 
+/**
+ * One thing the prefilter can check in a field's value: a literal (`test` null), or, for a test with no
+ * literal (a regex such as `\s[a-f0-9]{64}\s`), the test itself — run once per distinct value and remembered,
+ * on the value as the field op passes it (lower-cased unless `cased`).
+ */
+export type Requirement = Literal & { readonly test: ValueTest | null; readonly cased: boolean };
+
 export type ValueTest = {
   readonly kind: ValueTestKind;
   /** The rule value in Sigma syntax, for explanations. */
@@ -149,42 +156,39 @@ function globMatches(t: ValueTest, input: string): boolean {
 
 /**
  * "Any of these values" for long lists of plain literals — SigmaHQ has rules with hundreds of hashes or emoji:
- * a set lookup (equals), a lookup per distinct length (startswith, endswith) and one Aho–Corasick scan
- * (contains), so a list costs about as much as one value.
+ * a set lookup (equals), a walk down a trie of the prefixes or of the reversed suffixes (startswith, endswith)
+ * and one Aho–Corasick scan (contains), so a list costs about as much as one value and allocates nothing.
  */
 export class ListMatcher {
   private readonly equals = new Set<string>();
-  private readonly prefixes: [number, Set<string>][] = [];
-  private readonly suffixes: [number, Set<string>][] = [];
+  private readonly prefixes: AhoCorasickMatcher | undefined;
+  private readonly suffixes: AhoCorasickMatcher | undefined;
   private readonly automaton: AhoCorasickMatcher | undefined;
   private readonly others: ValueTest[] = [];
 
   constructor(tests: readonly ValueTest[]) {
     const contains: { text: string; id: number }[] = [];
-    const prefixes = new Map<number, Set<string>>();
-    const suffixes = new Map<number, Set<string>>();
+    const prefixes: { text: string; id: number }[] = [];
+    const suffixes: { text: string; id: number }[] = [];
     for (const t of tests) {
       if (t.kind === VT.equals) this.equals.add(t.lit);
       else if (t.kind === VT.contains) contains.push({ text: t.lit, id: contains.length });
-      else if (t.kind === VT.prefix || t.kind === VT.suffix) {
-        const byLength = t.kind === VT.prefix ? prefixes : suffixes;
-        const set = byLength.get(t.lit.length) ?? new Set<string>();
-        set.add(t.lit);
-        byLength.set(t.lit.length, set);
-      } else this.others.push(t);
+      else if (t.kind === VT.prefix) prefixes.push({ text: t.lit, id: prefixes.length });
+      // Reversed by UTF-16 unit, as `anchored` walks the input.
+      else if (t.kind === VT.suffix) suffixes.push({ text: t.lit.split("").reverse().join(""), id: suffixes.length });
+      else this.others.push(t);
     }
-    this.prefixes = [...prefixes];
-    this.suffixes = [...suffixes];
-    this.automaton = contains.length === 0 ? undefined : new AhoCorasickMatcher(contains);
+    const automaton = (list: { text: string; id: number }[]): AhoCorasickMatcher | undefined =>
+      list.length === 0 ? undefined : new AhoCorasickMatcher(list);
+    this.prefixes = automaton(prefixes);
+    this.suffixes = automaton(suffixes);
+    this.automaton = automaton(contains);
   }
 
   matches(input: string): boolean {
     if (this.equals.has(input)) return true;
-    for (const [length, set] of this.prefixes)
-      if (input.length >= length && set.has(input.slice(0, length))) return true;
-    for (const [length, set] of this.suffixes) {
-      if (input.length >= length && set.has(input.slice(input.length - length))) return true;
-    }
+    if (this.prefixes?.anchored(input, false) === true) return true;
+    if (this.suffixes?.anchored(input, true) === true) return true;
     if (this.automaton?.contains(input) === true) return true;
     for (const t of this.others) if (valueMatches(t, input)) return true;
     return false;
@@ -204,6 +208,62 @@ export function foldList(tests: readonly ValueTest[]): ValueTest[] {
   return [list, ...rest];
 }
 
+/**
+ * Literal groups. A field op that is an OR-list of plain literals (equals, startswith, endswith, contains) on
+ * lower-cased values — most of SigmaHQ — holds exactly when one of its literals occurs in a value where its
+ * anchors say, which is what the ruleset's prefilter scans every value for anyway. Such an op registers its
+ * literals as a group (one per `|all` group) with process-wide ids; the prefilter marks in the event view the
+ * groups it finds, and the op reads the mark instead of testing the values again. Ids are never reused: the
+ * tables grow with every rule compiled in the process, by a few bytes per literal.
+ */
+export type LiteralGroup = {
+  readonly id: number;
+  readonly field: string | undefined;
+  /** In the order of the tests; `id` is the literal's process-wide id. */
+  readonly literals: readonly (Literal & { readonly id: number })[];
+};
+
+const groupOfLiteral: number[] = [];
+const patternOfLiteral: string[] = [];
+let groups = 0;
+
+/**
+ * Literals shorter than this stay out of literal groups: a scan would report them at nearly every position of
+ * a long value, and testing `i` or `-1` on a value directly costs next to nothing.
+ */
+const GROUP_MIN_LENGTH = 3;
+
+/** Whether a test is decided by its one literal alone (the literal is the whole test), and worth a group. */
+export function isPlain(t: ValueTest): boolean {
+  const literal = t.literals?.length === 1 ? t.literals[0] : undefined;
+  return t.kind <= VT.contains && literal !== undefined && literal.text === t.lit && t.lit.length >= GROUP_MIN_LENGTH;
+}
+
+/** Registers plain tests (see `isPlain`) as one literal group. */
+export function literalGroup(field: string | undefined, tests: readonly ValueTest[]): LiteralGroup {
+  const id = groups;
+  groups += 1;
+  const literals = tests.map((t) => {
+    const literal = (t.literals as readonly Literal[])[0] as Literal;
+    groupOfLiteral.push(id);
+    patternOfLiteral.push(t.pattern);
+    return { ...literal, id: groupOfLiteral.length - 1 };
+  });
+  return { id, field, literals };
+}
+
+export function literalGroupCount(): number {
+  return groups;
+}
+
+export function literalGroupOf(literal: number): number {
+  return groupOfLiteral[literal] as number;
+}
+
+export function literalPattern(literal: number): string {
+  return patternOfLiteral[literal] as string;
+}
+
 /** Field-level operations: how the value tests of one `Field|modifiers: values` combine. */
 export const FT = {
   /** Any value of the field matches any test (Sigma's default OR). */
@@ -221,6 +281,11 @@ export type FieldOpKind = (typeof FT)[keyof typeof FT];
 
 export type FieldOp = {
   readonly kind: FieldOpKind;
+  /**
+   * For `any` and `all` ops over plain literals: their literal groups (one for `any`, one per group for
+   * `all`), decided from the prefilter's marks when it has looked for them; null for other ops.
+   */
+  readonly exact: readonly number[] | null;
   /** undefined: keywords, searched in every value of the event. */
   readonly field: string | undefined;
   /** `fieldSlot(field)`, -1 for keywords. */
@@ -238,6 +303,7 @@ export function fieldOp(
 ): FieldOp {
   return {
     kind,
+    exact: init.exact ?? null,
     field,
     slot: field === undefined ? -1 : fieldSlot(field),
     cased: init.cased ?? false,
@@ -263,10 +329,15 @@ function groupHit(group: readonly ValueTest[], values: readonly string[]): boole
 export function fieldMatches(op: FieldOp, view: EventView): boolean {
   switch (op.kind) {
     case FT.any: {
+      if (op.exact !== null && view.groupKnown(op.exact[0] as number)) return view.groupFound(op.slot, op.exact[0] as number);
       const values = readValues(op, view);
       return values !== undefined && groupHit(op.tests, values);
     }
     case FT.all: {
+      if (op.exact !== null && view.groupKnown(op.exact[0] as number)) {
+        for (const g of op.exact) if (!view.groupFound(op.slot, g)) return false;
+        return true;
+      }
       const values = readValues(op, view);
       if (values === undefined) return false;
       for (const g of op.groups) if (!groupHit(g, values)) return false;

@@ -1,0 +1,92 @@
+import type { NetlinkMessage } from "../../netlink.ts";
+import { NLM_F_REQUEST, encodeNetlinkMessage } from "../../netlink.ts";
+import { formatIpv4, formatIpv6 } from "../ip-address.ts";
+
+/**
+ * NETLINK_SOCK_DIAG / inet_diag, from linux/sock_diag.h and linux/inet_diag.h:
+ *
+ *   #define SOCK_DIAG_BY_FAMILY 20
+ *   enum { SKNLGRP_NONE, SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET_UDP_DESTROY, SKNLGRP_INET6_TCP_DESTROY, … };
+ *   struct inet_diag_sockid { __be16 idiag_sport; __be16 idiag_dport; __be32 idiag_src[4]; __be32 idiag_dst[4];
+ *                             __u32 idiag_if; __u32 idiag_cookie[2]; };                         (48 bytes)
+ *   struct inet_diag_req_v2 { __u8 sdiag_family; __u8 sdiag_protocol; __u8 idiag_ext; __u8 pad;
+ *                             __u32 idiag_states; struct inet_diag_sockid id; };                 (56 bytes)
+ *   struct inet_diag_msg { __u8 idiag_family; __u8 idiag_state; __u8 idiag_timer; __u8 idiag_retrans;
+ *                          struct inet_diag_sockid id; __u32 idiag_expires; __u32 idiag_rqueue;
+ *                          __u32 idiag_wqueue; __u32 idiag_uid; __u32 idiag_inode; };            (72 bytes)
+ */
+export const NETLINK_SOCK_DIAG = 4;
+export const SOCK_DIAG_BY_FAMILY = 20;
+export const NLM_F_DUMP = 0x300;
+export const SKNLGRP_INET_TCP_DESTROY = 1;
+export const SKNLGRP_INET6_TCP_DESTROY = 3;
+/** bind() nl_groups takes bit (group - 1) per group. */
+export const TCP_DESTROY_GROUPS = (1 << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1 << (SKNLGRP_INET6_TCP_DESTROY - 1));
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_TCP = 6;
+
+/** include/net/tcp_states.h */
+export const TCP_STATES = [
+  "",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+] as const;
+export const TCP_ESTABLISHED = 1;
+export const TCP_LISTEN = 10;
+
+const INET_DIAG_MSG_LEN = 72;
+
+export type InetSocket = {
+  readonly family: typeof AF_INET | typeof AF_INET6;
+  readonly state: string;
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  readonly destinationIp: string;
+  readonly destinationPort: number;
+  readonly uid: number;
+  /** 0 once the socket has no file (destroy notifications, TIME_WAIT). */
+  readonly inode: number;
+  /** The kernel's socket cookie, stable for the socket's life: pairs a dump entry with its destroy. */
+  readonly cookie: string;
+};
+
+/** A dump request for TCP sockets of one family in the given states (bitmask of 1 << TCP_*). */
+export function encodeInetDiagRequest(family: number, states: number, seq: number): Buffer {
+  const request = Buffer.alloc(56);
+  request.writeUInt8(family, 0);
+  request.writeUInt8(IPPROTO_TCP, 1);
+  request.writeUInt32LE(states >>> 0, 4);
+  return encodeNetlinkMessage(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, request);
+}
+
+/** One inet_diag_msg (a dump reply or a destroy notification); undefined for other families or short ones. */
+export function parseInetDiagMessage(message: NetlinkMessage): InetSocket | undefined {
+  const p = message.payload;
+  if (message.type !== SOCK_DIAG_BY_FAMILY || p.length < INET_DIAG_MSG_LEN) return undefined;
+  const family = p.readUInt8(0);
+  if (family !== AF_INET && family !== AF_INET6) return undefined;
+  const format = family === AF_INET ? formatIpv4 : formatIpv6;
+  return {
+    family,
+    state: TCP_STATES[p.readUInt8(1)] ?? String(p.readUInt8(1)),
+    sourcePort: p.readUInt16BE(4),
+    destinationPort: p.readUInt16BE(6),
+    sourceIp: format(p, 8),
+    destinationIp: format(p, 24),
+    cookie: p.subarray(44, 52).toString("hex"),
+    uid: p.readUInt32LE(64),
+    inode: p.readUInt32LE(68),
+  };
+}

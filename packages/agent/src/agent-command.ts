@@ -5,10 +5,11 @@ import type { Writable } from "node:stream";
 import type { Detector, RuleSource } from "@ring3/detection";
 import { createDetector, loadRules } from "@ring3/detection";
 import type { Event } from "@ring3/schema";
-import { load } from "js-yaml";
 import { LinuxAgent } from "./agent.ts";
-import type { LinuxAgentOptions } from "./agent.ts";
+import type { AgentConfig } from "./agent-config.ts";
+import { AGENT_CONFIG_DEFAULTS, readConfig } from "./agent-config.ts";
 import type { SensorStatus } from "./sensor.ts";
+import { INVENTORY_ALERT_TYPES, INVENTORY_SERVICE } from "./sensors/kernel-inventory/source.ts";
 
 /** Where the agent command writes. The CLI passes its own streams (the CLI depends on this package, not the reverse). */
 export type AgentIo = {
@@ -25,29 +26,13 @@ present, plus every --rules). Status goes to stderr; with --stdout every event i
 sensor counters a periodic {"health": …} line. Alerts (rule matches, and "health": true alerts when a
 sensor lost events) are JSON lines with "alert": true on stdout either way.
 
-Config file (YAML or JSON), every key optional:
+Config file (YAML or JSON), every key optional; packages/agent/ring3-agent.example.yaml documents each one:
   connector: true        audit: true         auditBacklogLimit: 8192
-  fanotify: true         fileInclude: [/]    fileExclude: [/var/log/journal, …]
+  fanotify: true         fileInclude: [/]    fileExclude: [/var/log/journal]
   sockDiag: true         sockDiagIntervalMs: 30000                   healthIntervalMs: 10000
   watchedPaths: [/etc/passwd, …]             rules: [dir, …]         emitInventory: true
+  kernelInventoryIntervalMs: 60000
 `;
-
-type AgentConfig = Pick<
-  LinuxAgentOptions,
-  | "connector"
-  | "audit"
-  | "auditBacklogLimit"
-  | "watchedPaths"
-  | "emitInventory"
-  | "fanotify"
-  | "fileInclude"
-  | "fileExclude"
-  | "sockDiag"
-  | "sockDiagIntervalMs"
-  | "healthIntervalMs"
-> & {
-  readonly rules?: readonly string[];
-};
 
 type ParsedArgs = {
   readonly config?: string;
@@ -75,40 +60,6 @@ function parseArgs(args: readonly string[]): ParsedArgs | string {
     } else return `unknown option '${arg}'`;
   }
   return out;
-}
-
-const CONFIG_KEYS = {
-  connector: "boolean",
-  audit: "boolean",
-  emitInventory: "boolean",
-  auditBacklogLimit: "number",
-  fanotify: "boolean",
-  sockDiag: "boolean",
-  sockDiagIntervalMs: "number",
-  healthIntervalMs: "number",
-  fileInclude: "string[]",
-  fileExclude: "string[]",
-  watchedPaths: "string[]",
-  rules: "string[]",
-} as const;
-
-/** The config file, checked key by key: a typo must not silently turn a sensor back on. */
-async function readConfig(path: string): Promise<AgentConfig> {
-  const data: unknown = load(await readFile(path, "utf8"));
-  if (data === null || data === undefined) return {};
-  if (typeof data !== "object" || Array.isArray(data)) throw new Error(`${path}: the config must be a mapping`);
-  const config: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (!Object.hasOwn(CONFIG_KEYS, key)) throw new Error(`${path}: unknown key '${key}'`);
-    const kind = CONFIG_KEYS[key as keyof typeof CONFIG_KEYS];
-    const ok =
-      kind === "string[]"
-        ? Array.isArray(value) && value.every((v) => typeof v === "string")
-        : typeof value === kind && (kind !== "number" || (Number.isInteger(value) && (value as number) > 0));
-    if (!ok) throw new Error(`${path}: '${key}' must be ${kind === "number" ? "a positive integer" : `a ${kind}`}`);
-    config[key] = value;
-  }
-  return config;
 }
 
 async function ruleFiles(path: string): Promise<string[]> {
@@ -163,10 +114,10 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
     io.stderr.write(`ring3 agent: ${parsed}\n\n${AGENT_USAGE}`);
     return 2;
   }
-  let config: AgentConfig = {};
+  let config: AgentConfig = AGENT_CONFIG_DEFAULTS;
   if (parsed.config !== undefined) {
     try {
-      config = await readConfig(resolve(io.cwd, parsed.config));
+      config = { ...AGENT_CONFIG_DEFAULTS, ...(await readConfig(resolve(io.cwd, parsed.config))) };
     } catch (error) {
       io.stderr.write(`ring3 agent: cannot read the config: ${(error as Error).message}\n`);
       return 3;
@@ -174,7 +125,7 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
   }
   const dirs = [
     ...(parsed.defaultRules && existsSync(defaultRulesDir()) ? [defaultRulesDir()] : []),
-    ...(config.rules ?? []),
+    ...config.rules,
     ...parsed.rules,
   ].map((d) => resolve(io.cwd, d));
   let detector: Detector | undefined;
@@ -192,6 +143,12 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
       io.stdout.write(JSON.stringify({ alert: true, health: true, time: event.time, event }) + "\n");
       return;
     }
+    if (
+      event.logsource.service === INVENTORY_SERVICE &&
+      typeof event.fields.EventType === "string" &&
+      INVENTORY_ALERT_TYPES.has(event.fields.EventType)
+    )
+      io.stdout.write(JSON.stringify({ alert: true, inventory: true, time: event.time, event }) + "\n");
     if (detector === undefined || agent === undefined) return;
     for (const alert of detector.detect(event).alerts) {
       if (alert.kind !== "rule") continue;

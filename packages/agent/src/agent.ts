@@ -38,12 +38,14 @@ import type { FanotifySensorStats } from "./sensors/fanotify/source.ts";
 import { FanotifySensor } from "./sensors/fanotify/source.ts";
 import type { InventorySocket, SockDiagSourceStats } from "./sensors/sock-diag/source.ts";
 import { SockDiagSource } from "./sensors/sock-diag/source.ts";
+import { KernelInventoryTracker } from "./sensors/kernel-inventory/parse.ts";
+import { kernelChangeEvent, kernelInventoryEvents, readKernelSnapshot } from "./sensors/kernel-inventory/source.ts";
 import type { ProcessConnectorEvent } from "./sensors/process-connector/parse.ts";
 import type { ProcessConnectorStats } from "./sensors/process-connector/source.ts";
 import { ProcessConnectorSource } from "./sensors/process-connector/source.ts";
 import { joinCommandLine } from "./sensors/proc-inventory/parse.ts";
 import type { ProcessSnapshot } from "./sensors/proc-inventory/source.ts";
-import { readBootTime, readProcInventory, readProcess } from "./sensors/proc-inventory/source.ts";
+import { readBootTime, readProcInventory, readProcess, readProcessSync } from "./sensors/proc-inventory/source.ts";
 
 /** execve or execveat, for either ABI (ring3 audits both: arch=c000003e and arch=40000003). */
 const isExec = (name: string | undefined): boolean => name === "execve" || name === "execveat";
@@ -52,6 +54,18 @@ const isExec = (name: string | undefined): boolean => name === "execve" || name 
 const SOCKETCALLS: Readonly<Record<string, string>> = { "3": "connect", "5": "accept", "18": "accept4" };
 /** A non-blocking connect() returns -EINPROGRESS (-115): the connection is under way, and rules want it. */
 const EINPROGRESS_EXIT = "-115";
+const OWN_PID = String(process.pid);
+/** Character devices whose close-after-write is not a file write (block devices, e.g. a disk being wiped, still are). */
+const WRITE_SINK_DEVICES: ReadonlySet<string> = new Set([
+  "/dev/null",
+  "/dev/zero",
+  "/dev/full",
+  "/dev/tty",
+  "/dev/console",
+  "/dev/ptmx",
+  "/dev/random",
+  "/dev/urandom",
+]);
 /** Recently created paths per pid, so the close after writing a new file does not repeat its file_event. */
 const MAX_RECENT_CREATES = 4096;
 
@@ -94,6 +108,8 @@ export type LinuxAgentOptions = {
   /** How often onHealth is called and loss counters are compared. */
   readonly healthIntervalMs?: number;
   readonly onHealth?: (health: AgentHealth) => void;
+  /** How often /proc/modules and the kernel taint are compared with what they were at start. */
+  readonly kernelInventoryIntervalMs?: number;
   /** For tests: pretend the addon is missing. */
   readonly addon?: SocketsAddon | null;
 };
@@ -152,6 +168,8 @@ export class LinuxAgent {
   private counter = 0;
   private stopping = false;
   private polling = false;
+  private readonly kernel = new KernelInventoryTracker();
+  private reconciling = false;
 
   constructor(options: LinuxAgentOptions) {
     this.options = options;
@@ -229,6 +247,8 @@ export class LinuxAgent {
       });
       this.timers.push(setInterval(() => void this.poll(), interval));
     }
+    await this.reconcileKernel();
+    this.timers.push(setInterval(() => void this.reconcileKernel(), this.options.kernelInventoryIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => this.tree.sweep(), 5000));
     this.timers.push(setInterval(() => this.checkHealth(), this.options.healthIntervalMs ?? 10_000));
   }
@@ -316,6 +336,29 @@ export class LinuxAgent {
       if (sha256 !== undefined) event.fields.Hashes = `SHA256=${sha256.toUpperCase()}`;
       this.emit(event);
     });
+  }
+
+  /**
+   * Loaded kernel modules and the taint mask: the first look is the inventory (events) and the baseline; later
+   * looks raise KernelModuleLoadedAfterStart / KernelTaintChanged. Polling rather than audit alone, because a
+   * module can be loaded while audit is off or its records are lost, and taint has no event at all.
+   */
+  async reconcileKernel(): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    const first = !this.kernel.started;
+    const snapshot = await readKernelSnapshot();
+    this.reconciling = false;
+    if (this.stopping) return;
+    const changes = this.kernel.observe(snapshot.modules, snapshot.taint);
+    if (first) {
+      for (const event of kernelInventoryEvents(this.ctx, snapshot)) this.emit(event);
+      this.options.onStatus("kernel-inventory", {
+        state: "started",
+        detail: `${snapshot.modules === undefined ? "no /proc/modules (kernel without module support)" : `${snapshot.modules.length} modules`}, taint ${snapshot.taint ?? "unreadable"}`,
+      });
+    }
+    for (const change of changes) this.emit(kernelChangeEvent(this.ctx, change));
   }
 
   private addSnapshot(p: ProcessSnapshot, emit: boolean): void {
@@ -420,6 +463,9 @@ export class LinuxAgent {
   private onAudit(events: readonly AuditEvent[]): void {
     for (const event of events) {
       const sigma = auditEventToSigma(this.ctx, event);
+      // The agent's own audit changes (stale rules removed at start, settings put back at stop) are not
+      // tampering: self-protection rules filter on this field.
+      if (sigma.fields.pid === OWN_PID) sigma.fields.ring3_self = "true";
       this.emit(sigma);
       const node = this.execFromAudit(event);
       if (node !== undefined) this.emitWithImageHash(processCreationEvent(this.ctx, node, sigma.time, sigma.raw));
@@ -445,6 +491,7 @@ export class LinuxAgent {
     if (address === undefined || (address.family !== "inet" && address.family !== "inet6")) return;
     const pid = Number(syscall.fields.pid);
     if (!Number.isInteger(pid)) return;
+    this.ensureKnown(pid);
     const remote = { ip: address.ip, port: address.port };
     this.emit(
       networkConnectionEvent(
@@ -492,11 +539,26 @@ export class LinuxAgent {
     }
   }
 
+  /**
+   * Makes sure the tree knows `pid` and its ancestors before an event about it is normalised: fanotify and
+   * audit can deliver a process's file or network activity before the connector's fork notification for it.
+   */
+  private ensureKnown(pid: number): void {
+    let current = pid;
+    for (let depth = 0; depth < 16 && current > 1 && this.tree.get(current) === undefined; depth += 1) {
+      const snapshot = readProcessSync(current, this.bootTime);
+      if (snapshot === undefined) return;
+      this.addSnapshot(snapshot, false);
+      current = snapshot.ppid;
+    }
+  }
+
   private onFanotify(events: readonly FanotifyEvent[]): void {
     const time = new Date().toISOString();
     for (const event of events) {
       // The agent's own file activity (rules loading, hashing) is not what it watches for.
       if (event.pid === process.pid || event.pid <= 0) continue;
+      this.ensureKnown(event.pid);
       const { path, sourcePath } = fanotifyPaths(event);
       const raw = {
         source: "fanotify",
@@ -510,6 +572,9 @@ export class LinuxAgent {
         continue;
       }
       if (path === undefined || !this.paths.accepts(path)) continue;
+      // `>/dev/null` and every child started with ignored stdio close a write-opened /dev/null: no file was
+      // written, and at exec-storm rates these events cost more than the execs themselves.
+      if ((event.mask & (FAN_CREATE | FAN_DELETE)) === 0 && WRITE_SINK_DEVICES.has(path)) continue;
       const key = `${event.pid}:${path}`;
       // The kernel merges queued events for one name and pid (fanotify_should_merge), so one event can be
       // CREATE|CLOSE_WRITE or even CREATE|DELETE: each bit is handled, in the order they must have happened.

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import type { BigIntStats } from "node:fs";
 import { stat } from "node:fs/promises";
 
 export type HashCacheOptions = {
@@ -16,6 +17,8 @@ export type HashCacheOptions = {
  */
 export class HashCache {
   private readonly entries = new Map<string, Promise<string | undefined>>();
+  /** stat calls under way, by path: an exec storm of one binary shares one stat instead of one per exec. */
+  private readonly statting = new Map<string, Promise<BigIntStats | undefined>>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private computed = 0;
@@ -36,7 +39,18 @@ export class HashCache {
 
   /** Lower-case hex SHA-256, or undefined when the path is not a regular file, too large or unreadable. */
   async sha256(path: string): Promise<string | undefined> {
-    const info = await stat(path, { bigint: true }).catch(() => undefined);
+    let pending = this.statting.get(path);
+    if (pending === undefined) {
+      // Joining a stat issued for an earlier event is no staler than stat-after-event itself: the file can
+      // change between the exec (or close) and any stat of it.
+      pending = stat(path, { bigint: true }).then(
+        (info) => info,
+        () => undefined,
+      );
+      this.statting.set(path, pending);
+      void pending.finally(() => this.statting.delete(path));
+    }
+    const info = await pending;
     if (info === undefined || !info.isFile() || info.size > BigInt(this.maxBytes)) return undefined;
     const key = `${info.dev}:${info.ino}:${info.mtimeNs}:${info.size}`;
     let entry = this.entries.get(key);

@@ -164,3 +164,26 @@ test("audit_status encodes only the masked fields and decodes all", () => {
   assert.equal(status.pid, 42);
   assert.equal(status.backlogLimit, 8192);
 });
+
+test("ring3-self rules come first and filter on the agent's pid: a0 for kill & co, a1 for ptrace", () => {
+  const rules = ring3AuditRules([], 4242);
+  const self = rules.slice(0, 4);
+  assert.ok(self.every((r) => r.key === "ring3-self" && r.kind === "syscall"));
+  assert.ok(rules.slice(4).every((r) => r.key !== "ring3-self"));
+  assert.deepEqual(
+    self.map((r) => (r.kind === "syscall" ? [r.arch, r.args] : [])),
+    [
+      ["b64", [{ index: 0, value: 4242 }]],
+      ["b32", [{ index: 0, value: 4242 }]],
+      ["b64", [{ index: 1, value: 4242 }]],
+      ["b32", [{ index: 1, value: 4242 }]],
+    ],
+  );
+  // fields: arch, a0 (AUDIT_ARG0 = 200), filterkey; values at fields + 64 words.
+  const rule = encodeAuditRule(self[0]!);
+  const fieldsAt = 12 + 4 * 64;
+  assert.equal(rule.readUInt32LE(8), 3);
+  assert.deepEqual([rule.readUInt32LE(fieldsAt + 4), rule.readUInt32LE(fieldsAt + 4 * 65)], [200, 4242]);
+  assert.equal(rule.readUInt32LE(12 + 4 * 1), 1 << (62 - 32)); // mask[1] bit 30 = kill
+  assert.deepEqual(auditRuleKeys(rule), ["ring3-self"]);
+});

@@ -142,7 +142,7 @@ test("ATT&CK tags: at least one technique per rule, tactics and techniques that 
 
 // ---- Linux: a malicious example and a benign look-alike per rule ------------------------------------------------
 
-type Source = "process_creation" | "network_connection" | "file_event" | "auditd";
+type Source = "process_creation" | "network_connection" | "file_event" | "file_delete" | "auditd";
 type Case = { source: Source; hits: EventFields[]; misses: EventFields[] };
 
 const proc = (Image: string, CommandLine: string, ParentImage = "/usr/bin/bash"): EventFields => ({
@@ -376,6 +376,66 @@ const LINUX_CASES: Record<string, Case> = {
     misses: [
       syscall({ arch: "c000003e", syscall: "101", a0: "10", exe: "/usr/bin/gdb", comm: "gdb" }),
       syscall({ arch: "c000003e", syscall: "101", a0: "0", exe: "/usr/bin/app", comm: "app" }),
+    ],
+  },
+  "process_creation_lnx_auditctl_rules_deleted_or_disabled.yml": {
+    source: "process_creation",
+    hits: [proc("/usr/sbin/auditctl", "auditctl -D"), proc("/usr/sbin/auditctl", "/sbin/auditctl -e 0")],
+    misses: [proc("/usr/sbin/auditctl", "auditctl -l"), proc("/usr/sbin/auditctl", "auditctl -e 1")],
+  },
+  "file_event_lnx_ring3_agent_files_modified.yml": {
+    source: "file_event",
+    hits: [
+      file("/etc/ring3/agent.yaml", "/usr/bin/vim.basic"),
+      file("/etc/systemd/system/ring3-agent.service.d/override.conf", "/usr/bin/bash"),
+    ],
+    misses: [file("/etc/ring3/agent.yaml", "/usr/bin/dpkg"), file("/etc/ring3.conf.bak", "/usr/bin/cp")],
+  },
+  "file_delete_lnx_ring3_agent_files_deleted.yml": {
+    source: "file_delete",
+    hits: [file("/opt/ring3/packages/cli/bin/ring3.js", "/usr/bin/rm")],
+    misses: [file("/opt/ring3/packages/cli/bin/ring3.js", "/usr/bin/dpkg"), file("/etc/ringtones/x", "/usr/bin/rm")],
+  },
+  "auditd_lnx_audit_rules_removed_or_disabled.yml": {
+    source: "auditd",
+    hits: [
+      {
+        type: ["CONFIG_CHANGE", "SYSCALL"],
+        op: "remove_rule",
+        key: "ring3-exec",
+        list: "4",
+        exe: "/usr/sbin/auditctl",
+      },
+      { type: "CONFIG_CHANGE", op: "set", audit_enabled: "0", old: "1", res: "1" },
+    ],
+    misses: [
+      { type: ["CONFIG_CHANGE", "SYSCALL"], op: "add_rule", key: "ring3-exec", list: "4", exe: "/usr/sbin/auditctl" },
+      { type: ["CONFIG_CHANGE", "SYSCALL"], op: "remove_rule", key: "ring3-exec", ring3_self: "true" },
+    ],
+  },
+  "auditd_lnx_ring3_agent_signalled_or_traced.yml": {
+    source: "auditd",
+    hits: [
+      syscall({
+        arch: "c000003e",
+        syscall: ["62", "kill"],
+        a0: "2bed",
+        a1: "9",
+        key: "ring3-self",
+        exe: "/usr/bin/bash",
+      }),
+      syscall({ arch: "c000003e", syscall: ["101", "ptrace"], a0: "10", key: "ring3-self", exe: "/tmp/x" }),
+    ],
+    misses: [
+      syscall({
+        arch: "c000003e",
+        syscall: ["62", "kill"],
+        a0: "2bed",
+        a1: "0",
+        key: "ring3-self",
+        exe: "/usr/bin/bash",
+      }),
+      syscall({ arch: "c000003e", syscall: ["62", "kill"], a0: "1f40", a1: "9", exe: "/usr/bin/bash" }),
     ],
   },
 };

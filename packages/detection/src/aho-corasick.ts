@@ -3,11 +3,11 @@ type Hit = (id: number, end: number) => boolean | void;
 const stop: Hit = () => true;
 
 /**
- * The shallowest states (breadth-first) of an automaton get a full transition row for ASCII, failure links
- * resolved: a scan spends most characters near the root, where that makes each step one lookup. Small
- * automata (keywords, most fields) are then a plain DFA; a large one's rows are capped, for memory.
+ * The shallowest states (breadth-first) of a prefilter's automaton get a full transition row for ASCII,
+ * failure links resolved: a scan spends most characters near the root, where that makes each step one lookup.
+ * Small automata (keywords, most fields) are then a plain DFA; a large one's rows are capped, for memory.
  */
-const ROW_STATES = 320;
+export const ROW_STATES = 256;
 
 /**
  * Aho–Corasick automaton over lower-cased literals. The trie is stored flat (children of a state are a run in
@@ -32,63 +32,76 @@ export class AhoCorasickMatcher {
   private readonly outStart: Int32Array;
   private readonly outIds: Int32Array;
 
-  constructor(literals: readonly { readonly text: string; readonly id: number }[]) {
-    // 1. The trie, with sparse children while it grows.
-    const kids: Map<number, number>[] = [new Map<number, number>()];
-    const ends: number[][] = [[]];
-    for (const { text, id } of literals) {
+  /** `rowStates`: how many states get a row (at least the root does). */
+  constructor(literals: readonly { readonly text: string; readonly id: number }[], rowStates = 1) {
+    // 1. The trie. Edges go in one map keyed by state and character, and ends in a linked list, so that
+    // building allocates a handful of objects whatever the size (not one map per state).
+    const edgeTo = new Map<number, number>();
+    const endState: number[] = [];
+    let states = 1;
+    for (const { text } of literals) {
       let state = 0;
       for (let i = 0; i < text.length; i += 1) {
-        const code = text.charCodeAt(i);
-        const map = kids[state] as Map<number, number>;
-        let to = map.get(code);
+        const key = state * 0x10000 + text.charCodeAt(i);
+        let to = edgeTo.get(key);
         if (to === undefined) {
-          to = kids.length;
-          kids.push(new Map<number, number>());
-          ends.push([]);
-          map.set(code, to);
+          to = states;
+          states += 1;
+          edgeTo.set(key, to);
         }
         state = to;
       }
-      (ends[state] as number[]).push(id);
+      endState.push(state);
     }
-    const states = kids.length;
-    // 2. Flatten children.
+    // 2. Flatten children: each state's children are a run, found by counting first.
     this.childStart = new Int32Array(states);
     this.childCount = new Int32Array(states);
-    let edges = 0;
-    for (let s = 0; s < states; s += 1) edges += (kids[s] as Map<number, number>).size;
-    this.childCode = new Uint16Array(edges);
-    this.childTarget = new Int32Array(edges);
+    for (const key of edgeTo.keys()) {
+      const state = Math.floor(key / 0x10000);
+      this.childCount[state] = (this.childCount[state] as number) + 1;
+    }
     let at = 0;
     for (let s = 0; s < states; s += 1) {
-      const map = kids[s] as Map<number, number>;
       this.childStart[s] = at;
-      this.childCount[s] = map.size;
-      for (const [code, to] of map) {
-        this.childCode[at] = code;
-        this.childTarget[at] = to;
-        at += 1;
+      at += this.childCount[s] as number;
+    }
+    this.childCode = new Uint16Array(at);
+    this.childTarget = new Int32Array(at);
+    const filled = new Int32Array(states);
+    for (const [key, to] of edgeTo) {
+      const state = Math.floor(key / 0x10000);
+      const slot = (this.childStart[state] as number) + (filled[state] as number);
+      filled[state] = (filled[state] as number) + 1;
+      this.childCode[slot] = key % 0x10000;
+      this.childTarget[slot] = to;
+      if (state === 0) {
+        if (key < 128) this.rootAscii[key] = to;
+        else this.rootOther.set(key, to);
       }
     }
-    for (const [code, to] of kids[0] ?? []) {
-      if (code < 128) this.rootAscii[code] = to;
-      else this.rootOther.set(code, to);
-    }
+    const ends = new Int32Array(states);
+    for (const state of endState) ends[state] = (ends[state] as number) + 1;
     this.row = new Int32Array(states).fill(-1);
-    this.rows = new Int32Array(Math.min(states, ROW_STATES) * 128);
+    const rowCount = Math.max(1, Math.min(states, rowStates));
+    this.rows = new Int32Array(rowCount * 128);
     // 3. Failure and output links, breadth-first.
     this.fail = new Int32Array(states);
     this.outputLink = new Int32Array(states).fill(-1);
     this.reports = new Uint8Array(states);
     const queue: number[] = [];
-    for (const to of (kids[0] as Map<number, number>).values()) queue.push(to);
+    const children = (state: number): number[] => {
+      const start = this.childStart[state] as number;
+      return Array.from({ length: this.childCount[state] as number }, (_, k) => start + k);
+    };
+    for (const edge of children(0)) queue.push(this.childTarget[edge] as number);
     for (let head = 0; head < queue.length; head += 1) {
       const state = queue[head] ?? 0;
       const f = this.fail[state] ?? 0;
-      this.outputLink[state] = (ends[f]?.length ?? 0) > 0 ? f : (this.outputLink[f] ?? -1);
-      this.reports[state] = (ends[state]?.length ?? 0) > 0 || this.outputLink[state] !== -1 ? 1 : 0;
-      for (const [code, to] of kids[state] ?? []) {
+      this.outputLink[state] = (ends[f] as number) > 0 ? f : (this.outputLink[f] ?? -1);
+      this.reports[state] = (ends[state] as number) > 0 || this.outputLink[state] !== -1 ? 1 : 0;
+      for (const edge of children(state)) {
+        const code = this.childCode[edge] as number;
+        const to = this.childTarget[edge] as number;
         // The failure state of `to` is where the longest proper suffix of its string leads.
         let g = f;
         let target: number;
@@ -102,7 +115,7 @@ export class AhoCorasickMatcher {
       }
     }
     // 4. Rows, breadth-first: a failure state is shallower, so its row is already there.
-    const order = [0, ...queue].slice(0, ROW_STATES);
+    const order = [0, ...queue].slice(0, rowCount);
     order.forEach((state, n) => {
       const base = n * 128;
       this.row[state] = base;
@@ -113,20 +126,21 @@ export class AhoCorasickMatcher {
           state === 0 || child >= 0 ? child : (this.rows[(this.row[f] as number) + code] as number);
       }
     });
-    // 5. Output ids, flat.
+    // 5. Output ids, flat, in the order the literals were given.
     this.outStart = new Int32Array(states + 1);
     let total = 0;
     for (let s = 0; s < states; s += 1) {
       this.outStart[s] = total;
-      total += ends[s]?.length ?? 0;
+      total += ends[s] as number;
     }
     this.outStart[states] = total;
     this.outIds = new Int32Array(total);
-    for (let s = 0; s < states; s += 1) {
-      const list = ends[s] ?? [];
-      const base = this.outStart[s] ?? 0;
-      for (let i = 0; i < list.length; i += 1) this.outIds[base + i] = list[i] ?? 0;
-    }
+    filled.fill(0);
+    literals.forEach(({ id }, n) => {
+      const state = endState[n] as number;
+      this.outIds[(this.outStart[state] as number) + (filled[state] as number)] = id;
+      filled[state] = (filled[state] as number) + 1;
+    });
   }
 
   get stateCount(): number {

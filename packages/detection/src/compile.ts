@@ -35,8 +35,8 @@ export type CompiledDetection = {
   readonly literalGroups?: readonly LiteralGroup[];
 };
 
-/** A requirement on a field; `field` undefined: on any value of the event (keywords). */
-export type Atom = Requirement & { readonly field: string | undefined };
+/** One of these requirements on a field; `field` undefined: on any value of the event (keywords). */
+export type Atom = { readonly field: string | undefined; readonly requirements: readonly Requirement[] };
 
 type Evaluator = (view: EventView) => boolean;
 
@@ -307,9 +307,7 @@ function searchClauses(search: CompiledSearch): Atom[][] {
   return orClauses(
     search.alternatives.map((fields) =>
       andClauses(
-        fields.map((f) =>
-          f.clauses.filter((c) => c.length > 0).map((c) => c.map((literal) => ({ ...literal, field: f.field }))),
-        ),
+        fields.map((f) => f.clauses.filter((c) => c.length > 0).map((c) => [{ field: f.field, requirements: c }])),
       ),
     ),
   );
@@ -320,7 +318,7 @@ const MAX_CLAUSES = 3;
 function andClauses(parts: readonly Atom[][][]): Atom[][] {
   const all = parts.flat();
   // A set with a test in it costs a test run per new value: only worth it when there is nothing else.
-  const literal = all.filter((clause) => clause.every((a) => a.test === null));
+  const literal = all.filter((clause) => clause.every((a) => a.requirements.every((r) => r.test === null)));
   return mostSelective(literal.length > 0 ? literal : all);
 }
 
@@ -346,8 +344,12 @@ function mostSelective(clauses: Atom[][]): Atom[][] {
  */
 function selectivity(clause: readonly Atom[]): number {
   let weakest = Number.POSITIVE_INFINITY;
+  let count = 0;
   for (const a of clause) {
-    weakest = Math.min(weakest, a.test !== null ? 2 : a.text.length + (a.start ? 3 : 0) + (a.end ? 3 : 0));
+    for (const r of a.requirements) {
+      weakest = Math.min(weakest, r.test !== null ? 2 : r.text.length + (r.start ? 3 : 0) + (r.end ? 3 : 0));
+      count += 1;
+    }
   }
-  return weakest * 4 - Math.log2(clause.length);
+  return weakest * 4 - Math.log2(count);
 }

@@ -18,11 +18,19 @@ export function fieldSlot(name: string): number {
   return slot;
 }
 
+/** The literal groups (see value-test.ts) one value holds, and their literals, both by id, ascending. */
+export type GroupHits = { readonly groups: readonly number[]; readonly literals: readonly number[] };
+
 /**
- * What the ruleset's prefilter found in one value: the literal groups (see value-test.ts) it holds and their
- * literals, both by id, ascending.
+ * Where a view gets the group hits of a field's values (slot -1: of `allStrings()`), aligned with them; the
+ * ruleset's prefilter scans for them, on first need in an event. `hits` may also answer undefined: then the
+ * field's ops test its values themselves.
  */
-export type PrefilterHits = { readonly groups: readonly number[]; readonly literals: readonly number[] };
+export type GroupSource = {
+  /** By group id, 1 for the groups the source looks for. */
+  readonly known: Uint8Array;
+  readonly hits: (view: EventView, slot: number) => readonly GroupHits[] | undefined;
+};
 
 /**
  * One event as the compiled rules see it. Sigma field names are case-insensitive ("Field lookups are
@@ -44,11 +52,10 @@ export class EventView {
   private lowerCache: (readonly string[] | undefined)[] = [];
   private all: readonly string[] | undefined;
   private allLower: readonly string[] | undefined;
-  /** Literal groups (see value-test.ts) the prefilter looked for in this event (1), and what it found. */
-  private knownGroups: Uint8Array | undefined;
+  private groupSource: GroupSource | undefined;
   private hitStamps = new Uint32Array(0);
-  private hitCache: (readonly PrefilterHits[] | undefined)[] = [];
-  private keywordHits: PrefilterHits[] = [];
+  private hitCache: (readonly GroupHits[] | undefined)[] = [];
+  private keywordHits: readonly GroupHits[] | null | undefined;
 
   constructor(event: Event) {
     this.current = event;
@@ -67,8 +74,8 @@ export class EventView {
     this.keyLengths = -1;
     this.all = undefined;
     this.allLower = undefined;
-    this.knownGroups = undefined;
-    if (this.keywordHits.length > 0) this.keywordHits = [];
+    this.groupSource = undefined;
+    this.keywordHits = null;
     this.epoch = (this.epoch + 1) >>> 0;
     if (this.epoch === 0) {
       this.stringStamps.fill(0);
@@ -78,38 +85,37 @@ export class EventView {
     }
   }
 
-  /** From the ruleset's prefilter: the literal groups it looks for in this event, by id (1: looked for). */
-  setKnownGroups(known: Uint8Array): void {
-    this.knownGroups = known;
+  /** From the ruleset: where the literal groups of its rules' field ops are found (undefined: nowhere). */
+  setGroupSource(source: GroupSource | undefined): void {
+    this.groupSource = source;
   }
 
-  /** Whether the prefilter looked for the group in this event; then `groupFound` is whether it is there. */
-  groupKnown(id: number): boolean {
-    return this.knownGroups !== undefined && this.knownGroups[id] === 1;
+  /**
+   * Whether some value of the field (slot -1: any value) holds the group: 1 or 0, or -1 when the group source
+   * does not say (the op then tests the values itself).
+   */
+  groupFound(slot: number, id: number): number {
+    if (this.groupSource === undefined || this.groupSource.known[id] !== 1) return -1;
+    const hits = this.groupHitsAt(slot);
+    if (hits === undefined) return -1;
+    for (let i = 0; i < hits.length; i += 1) if (holds((hits[i] as GroupHits).groups, id)) return 1;
+    return 0;
   }
 
-  /** Whether some value of the field (slot -1: any value) holds the group, by the prefilter's findings. */
-  groupFound(slot: number, id: number): boolean {
-    const hits = slot < 0 ? this.keywordHits : this.prefilterHitsAt(slot);
-    if (hits === undefined) return false;
-    for (let i = 0; i < hits.length; i += 1) if (holds((hits[i] as PrefilterHits).groups, id)) return true;
-    return false;
-  }
-
-  /** The prefilter's findings for each of `stringsAt(slot)`, when it scanned that field. */
-  prefilterHitsAt(slot: number): readonly PrefilterHits[] | undefined {
-    return slot < this.hitStamps.length && this.hitStamps[slot] === this.epoch ? this.hitCache[slot] : undefined;
-  }
-
-  setPrefilterHitsAt(slot: number, hits: readonly PrefilterHits[]): void {
+  /** The group hits of each of `stringsAt(slot)` (slot -1: of `allStrings()`), from the group source. */
+  groupHitsAt(slot: number): readonly GroupHits[] | undefined {
+    const source = this.groupSource;
+    if (source === undefined) return undefined;
+    if (slot < 0) {
+      if (this.keywordHits === null) this.keywordHits = source.hits(this, slot);
+      return this.keywordHits;
+    }
     if (slot >= this.hitStamps.length) this.grow();
+    if (this.hitStamps[slot] === this.epoch) return this.hitCache[slot];
+    const hits = source.hits(this, slot);
     this.hitStamps[slot] = this.epoch;
     this.hitCache[slot] = hits;
-  }
-
-  /** The prefilter's findings in one value, for keywords (which look at every value). */
-  addKeywordHits(hits: PrefilterHits): void {
-    this.keywordHits.push(hits);
+    return hits;
   }
 
   private keys(): readonly string[] {

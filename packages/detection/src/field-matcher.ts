@@ -21,7 +21,7 @@ import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./s
 import { compileLinearRegex } from "./regex-dfa.ts";
 import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
-import type { FieldOp, Literal, LiteralGroup, Requirement, ValueTest } from "./value-test.ts";
+import type { FieldOp, LiteralGroup, Requirement, ValueTest } from "./value-test.ts";
 import {
   fieldMatches,
   fieldOp,
@@ -189,7 +189,13 @@ function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: Diagnos
       const fast = flags.includes("m")
         ? undefined
         : compileLinearRegex(v.text, { caseInsensitive: flags.includes("i"), dotAll: flags.includes("s") });
-      const literals = requiredRegexLiterals(v.text)?.map((text) => ({ text, start: false, end: false }));
+      const literals = requiredRegexLiterals(v.text)?.map((text): Requirement => ({
+        text,
+        start: false,
+        end: false,
+        test: null,
+        cased: true,
+      }));
       out.push([valueTest(VT.regex, v.text, literals, { regex: fast ?? re })]);
     } catch (error) {
       // RE2 has no backreferences or lookaround: such a rule cannot run in linear time, so it is refused.
@@ -485,14 +491,16 @@ function stringTest(s: SigmaString, cased: boolean): ValueTest {
   const longest = segments.reduce((a, b) => (b.length > a.length ? b : a), "");
   // A cased test's literal is looked for in the lower-cased value: only ASCII lower-cases the same alone as
   // inside a longer string (final sigma does not), so other cased literals are not used.
-  const literals: Literal[] | undefined =
-    longest === "" || (cased && /[^\x00-\x7f]/.test(longest))
+  const literals: Requirement[] | undefined =
+    longest === "" || (cased && [...longest].some((c) => c.charCodeAt(0) > 0x7f))
       ? undefined
       : [
           {
             text: cased ? longest.toLowerCase() : longest,
             start: parts[0] === longest,
             end: parts[parts.length - 1] === longest,
+            test: null,
+            cased,
           },
         ];
   const [a, b, c] = parts;
@@ -501,7 +509,8 @@ function stringTest(s: SigmaString, cased: boolean): ValueTest {
     let source = "^";
     for (const p of parts) source += p === STAR ? ".*" : p === QMARK ? "." : escapeRegex(p);
     source += "$";
-    const regex = compileLinearRegex(source, { caseInsensitive: false, dotAll: true }) ?? RE2JS.compile(source, RE2JS.DOTALL);
+    const regex =
+      compileLinearRegex(source, { caseInsensitive: false, dotAll: true }) ?? RE2JS.compile(source, RE2JS.DOTALL);
     return valueTest(VT.regex, pattern, literals, { regex });
   }
   if (parts.length === 1) {
@@ -573,15 +582,15 @@ function combine(
       const patterns = new Set<string>();
       const matched = new Set<string>();
       const found =
-        exact !== null && op.slot >= 0 && view.groupKnown(exact[0] as number) ? view.prefilterHitsAt(op.slot) : undefined;
+        exact !== null && view.groupFound(op.slot, exact[0] as number) >= 0 ? view.groupHitsAt(op.slot) : undefined;
       if (exact !== null && found !== undefined) {
         // The prefilter's scan already says which literals each value holds, by id; a group's literals have
         // consecutive ids, in the order of the tests.
         for (let i = 0; i < raw.length; i += 1) {
           const held = found[i]?.literals ?? [];
           for (const group of literalGroups) {
-            const last = (group.literals[group.literals.length - 1] as { id: number }).id;
-            for (let k = lowerBound(held, (group.literals[0] as { id: number }).id); k < held.length; k += 1) {
+            const last = group.first + group.literals.length - 1;
+            for (let k = lowerBound(held, group.first); k < held.length; k += 1) {
               const literal = held[k] as number;
               if (literal > last) break;
               patterns.add(literalPattern(literal));
@@ -624,7 +633,7 @@ function lowerBound(sorted: readonly number[], id: number): number {
 function requirements(tests: readonly ValueTest[], cased: boolean): Requirement[] | undefined {
   const out: Requirement[] = [];
   for (const t of tests) {
-    if (t.literals !== undefined) for (const l of t.literals) out.push({ ...l, test: null, cased });
+    if (t.literals !== undefined) out.push(...t.literals);
     else if (t.kind === VT.regex) out.push({ text: "", start: false, end: false, test: t, cased });
     else return undefined;
   }

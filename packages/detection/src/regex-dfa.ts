@@ -302,7 +302,8 @@ class Parser {
   /** After a backslash: `\d \D \s \S \w \W` as a set (folded, then negated, as RE2 does), else undefined. */
   private perlGroup(flags: ParseFlags): CharSet | undefined {
     const c = String.fromCodePoint(this.peek() ?? 0);
-    const base = c === "d" || c === "D" ? DIGIT : c === "s" || c === "S" ? SPACE : c === "w" || c === "W" ? WORD : undefined;
+    const base =
+      c === "d" || c === "D" ? DIGIT : c === "s" || c === "S" ? SPACE : c === "w" || c === "W" ? WORD : undefined;
     if (base === undefined) return undefined;
     this.pos += 1;
     const folded = flags.fold ? (fold(base) as number[]) : base;

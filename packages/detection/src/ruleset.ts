@@ -1,9 +1,9 @@
 import type { Event, FieldValue } from "@ring3/schema";
-import { AhoCorasickMatcher } from "./aho-corasick.ts";
+import { AhoCorasickMatcher, ROW_STATES } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
 import type { Diagnostic } from "./diagnostics.ts";
-import type { PrefilterHits } from "./event-view.ts";
+import type { GroupHits, GroupSource } from "./event-view.ts";
 import { EventView, fieldSlot, fieldStrings } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
 import type { Literal, ValueTest } from "./value-test.ts";
@@ -51,54 +51,52 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
 };
 
 /**
- * The literals of one field (or, `slot` -1, of keywords: every value of the event) — those of the rules' atom
- * sets and those of the literal groups of their field ops — and a memo of what each recently seen value
- * holds. Telemetry repeats itself (the same Image, ParentImage, Hashes, User on thousands of events), so most
- * values are looked up, not scanned.
+ * An Aho–Corasick automaton over the literals of one field (or, `slot` -1, of keywords: every value of the
+ * event), with a memo of what each recently seen value holds. Telemetry repeats itself (the same Image,
+ * ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
  */
-type FieldIndex = {
+type Index<T> = {
   readonly slot: number;
   readonly matcher: AhoCorasickMatcher;
-  /** Per literal: its atom set and its group literal id (-1: none), its length, and its anchors. */
-  readonly literalSet: Int32Array;
-  readonly literalOfGroup: Int32Array;
-  readonly literalLength: Int32Array;
-  readonly literalAnchor: Uint8Array;
-  /** Requirements that are tests (no literal to scan for), with their atom sets. */
+  /** Per literal: what it stands for (an atom set, or a group literal's id), its length, and its anchors. */
+  readonly target: Int32Array;
+  readonly length: Int32Array;
+  readonly anchor: Uint8Array;
+  /** Values seen at least twice, and values seen once lately (see `memoised`). */
+  readonly memo: Map<string, T>;
+  readonly once: Map<string, T>;
+  /** Per literal, the last scan that took it (see `Ruleset.scan`). */
+  readonly stamps: Uint32Array;
+  stamp: number;
+};
+
+/**
+ * The atom sets of the bucket's rules on one field: scanned for in every event, to choose the candidates.
+ * Requirements that are tests (a regex with no literal) are run on each new value.
+ */
+type SetIndex = Index<readonly number[]> & {
   readonly predicates: readonly { readonly test: ValueTest; readonly cased: boolean; readonly set: number }[];
   /** With no predicates, a value shorter than every literal holds nothing. */
   readonly minLength: number;
   /** Whether the spelling of a number or boolean can hold a literal (keyword scans skip them otherwise). */
   readonly scalars: boolean;
-  readonly memo: Map<string, Seen>;
-  /** Per literal, the last scan that took it (see `scan`). */
-  readonly stamps: Uint32Array;
-  stamp: number;
 };
 
-/** What a value holds: atom sets, literal groups and their literals (ascending, see `PrefilterHits`). */
-type Seen = {
-  readonly sets: readonly number[];
-  readonly groups: readonly number[];
-  readonly literals: readonly number[];
-  /** `[this]`, the hits of a field with this one value. */
-  readonly alone: readonly PrefilterHits[];
-};
+/**
+ * The literal groups of the field ops of the bucket's rules on one field: scanned for only when a candidate
+ * rule's op asks (see `GroupSource`), so the many literals of filters cost nothing on events no rule is
+ * evaluated on.
+ */
+type GroupIndex = Index<GroupHits>;
 
-/** Most values hold nothing: they share one answer. */
-const NOTHING: Seen = (() => {
-  const seen: { sets: number[]; groups: number[]; literals: number[]; alone: Seen[] } = {
-    sets: [],
-    groups: [],
-    literals: [],
-    alone: [],
-  };
-  seen.alone.push(seen);
-  return seen;
-})();
+const NO_SETS: readonly number[] = [];
+const NO_GROUPS: GroupHits = { groups: [], literals: [] };
+const NO_VALUES: readonly GroupHits[] = [];
 
 /** Characters of values the memos of one ruleset hold at most; they all start over when it is reached. */
-const MEMO_MAX_CHARS = 1 << 21;
+const MEMO_MAX_CHARS = 1 << 20;
+/** Values an index remembers having seen once; it forgets them all when it reaches this. */
+const ONCE_MAX = 1024;
 const MEMO_MAX_VALUE = 2048;
 const ANCHOR_START = 1;
 const ANCHOR_END = 2;
@@ -109,7 +107,7 @@ type Bucket = {
   readonly rules: readonly CompiledRule[];
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
-  readonly fields: readonly FieldIndex[];
+  readonly sets: readonly SetIndex[];
   /** Per rule: how many atom sets must have a hit (0: the rule is in `always`). */
   readonly need: Uint16Array;
   /** Per atom set: its rule. */
@@ -118,8 +116,8 @@ type Bucket = {
   readonly setMarks: Uint32Array;
   readonly ruleMarks: Uint32Array;
   readonly ruleHits: Uint16Array;
-  /** The literal groups the fields look for, by id (1: looked for). */
-  readonly knownGroups: Uint8Array;
+  readonly groups: ReadonlyMap<number, GroupIndex>;
+  readonly groupSource: GroupSource;
 };
 
 export type RulesetStats = {
@@ -208,7 +206,8 @@ export class Ruleset {
     let states = 0;
     let unindexed = 0;
     for (const bucket of this.allBuckets()) {
-      for (const f of bucket.fields) states += f.matcher.stateCount;
+      for (const f of bucket.sets) states += f.matcher.stateCount;
+      for (const f of bucket.groups.values()) states += f.matcher.stateCount;
       unindexed += bucket.always.length;
     }
     return {
@@ -241,11 +240,13 @@ export class Ruleset {
     for (const index of candidates) {
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
+      this.useGroups(bucket, index, view);
       const explanation = this.explain(rule, view);
       if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
     }
     if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, view);
-    if (this.overruns.size > 0) for (const index of candidates) this.overruns.delete(bucket.rules[index] as CompiledRule);
+    if (this.overruns.size > 0)
+      for (const index of candidates) this.overruns.delete(bucket.rules[index] as CompiledRule);
     return matches;
   }
 
@@ -254,6 +255,7 @@ export class Ruleset {
     for (const index of candidates) {
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.has(rule)) continue;
+      this.useGroups(bucket, index, view);
       const start = this.clock();
       const explanation = this.explain(rule, view);
       const elapsed = this.clock() - start;
@@ -275,6 +277,15 @@ export class Ruleset {
       if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
     }
     return matches;
+  }
+
+  /**
+   * Field ops read the prefilter's literal groups only for rules its atom sets chose: looking for the groups
+   * scans every new value with all of the field's group literals, which pays off over the few rules that get
+   * this far, not for the handful of rules with no atoms, which are evaluated on every event.
+   */
+  private useGroups(bucket: Bucket, index: number, view: EventView): void {
+    view.setGroupSource(this.usePrefilter && (bucket.need[index] as number) > 0 ? bucket.groupSource : undefined);
   }
 
   /** The explanation when the rule matches; undefined when it does not or has just been disabled. */
@@ -302,13 +313,10 @@ export class Ruleset {
     this.onRuleDisabled?.(diagnostic);
   }
 
-  /**
-   * Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`.
-   * Marks in the view the literal groups found, for the rules' field ops.
-   */
+  /** Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`. */
   private candidates(bucket: Bucket, view: EventView): number[] {
     const hits: number[] = [];
-    if (bucket.fields.length > 0) {
+    if (bucket.sets.length > 0) {
       this.epoch = (this.epoch + 1) >>> 0;
       if (this.epoch === 0) {
         for (const b of this.allBuckets()) {
@@ -317,60 +325,38 @@ export class Ruleset {
         }
         this.epoch = 1;
       }
-      view.setKnownGroups(bucket.knownGroups);
-      for (const entry of bucket.fields) {
-        if (entry.slot < 0) {
-          this.keywords(bucket, entry, view, hits);
+      for (const index of bucket.sets) {
+        if (index.slot < 0) {
+          this.keywords(bucket, index, view, hits);
           continue;
         }
-        const values = view.stringsAt(entry.slot);
-        if (values === undefined || values.length === 0) continue;
-        if (values.length === 1) {
-          const seen = this.seen(entry, values[0] as string);
-          if (seen === NOTHING) continue;
-          this.mark(bucket, seen, hits);
-          if (seen.literals.length > 0) view.setPrefilterHitsAt(entry.slot, seen.alone);
-          continue;
-        }
-        const found: Seen[] = [];
-        for (const raw of values) {
-          const seen = this.seen(entry, raw);
-          found.push(seen);
-          this.mark(bucket, seen, hits);
-        }
-        view.setPrefilterHitsAt(entry.slot, found);
+        const values = view.stringsAt(index.slot);
+        if (values === undefined) continue;
+        for (let i = 0; i < values.length; i += 1) this.mark(bucket, this.sets(index, values[i] as string), hits);
       }
     }
     for (const index of bucket.always) hits.push(index);
     return hits.length > 1 ? hits.sort((a, b) => a - b) : hits;
   }
 
-  private see(bucket: Bucket, entry: FieldIndex, value: string, view: EventView, hits: number[]): void {
-    const seen = this.seen(entry, value);
-    if (seen === NOTHING) return;
-    this.mark(bucket, seen, hits);
-    if (seen.groups.length > 0) view.addKeywordHits(seen);
-  }
-
   /** Keywords: every value of the event, skipping those too short or too numeric to hold a literal. */
-  private keywords(bucket: Bucket, entry: FieldIndex, view: EventView, hits: number[]): void {
+  private keywords(bucket: Bucket, index: SetIndex, view: EventView, hits: number[]): void {
     const fields = view.event.fields;
     for (const key in fields) {
       const value = fields[key] as FieldValue;
       if (typeof value === "string") {
-        if (value.length >= entry.minLength) this.see(bucket, entry, value, view, hits);
-      } else if (value !== null && (entry.scalars || typeof value === "object")) {
+        if (value.length >= index.minLength) this.mark(bucket, this.sets(index, value), hits);
+      } else if (value !== null && (index.scalars || typeof value === "object")) {
         for (const s of fieldStrings(value)) {
-          if (s.length >= entry.minLength) this.see(bucket, entry, s, view, hits);
+          if (s.length >= index.minLength) this.mark(bucket, this.sets(index, s), hits);
         }
       }
     }
   }
 
-  private mark(bucket: Bucket, seen: Seen, hits: number[]): void {
+  private mark(bucket: Bucket, sets: readonly number[], hits: number[]): void {
     const epoch = this.epoch;
     const { setMarks, ruleMarks, ruleHits, setRule, need } = bucket;
-    const sets = seen.sets;
     for (let k = 0; k < sets.length; k += 1) {
       const set = sets[k] as number;
       if (setMarks[set] === epoch) continue;
@@ -385,79 +371,146 @@ export class Ruleset {
     }
   }
 
-  private seen(entry: FieldIndex, raw: string): Seen {
-    this.lookups += 1;
-    const known = entry.memo.get(raw);
-    if (known !== undefined) return known;
-    this.scans += 1;
-    const seen = this.scan(entry, raw);
-    if (raw.length <= MEMO_MAX_VALUE) {
-      if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
-        for (const b of this.allBuckets()) for (const f of b.fields) f.memo.clear();
-        this.memoChars = 0;
+  /** The atom sets a value hits. */
+  private sets(index: SetIndex, raw: string): readonly number[] {
+    return this.memoised(index, raw, () => {
+      const found: number[] = [];
+      const take = (set: number): void => {
+        if (!found.includes(set)) found.push(set);
+      };
+      let lower: string | undefined;
+      // Literals are looked for in the value as `literalFold` makes it (see there).
+      if (!this.scan(index, raw, true, take)) {
+        found.length = 0;
+        lower = raw.toLowerCase();
+        this.scan(index, literalFold(lower), false, take);
       }
-      entry.memo.set(raw, seen);
-      this.memoChars += raw.length;
-    }
-    return seen;
+      for (const p of index.predicates) {
+        if (found.includes(p.set)) continue;
+        let holds = true;
+        try {
+          holds = valueMatches(p.test, p.cased ? raw : (lower ??= raw.toLowerCase()));
+        } catch {
+          // The rule's own evaluation meets the same error, and is disabled for it.
+        }
+        if (holds) found.push(p.set);
+      }
+      return found.length === 0 ? NO_SETS : found;
+    });
   }
 
-  private scan(entry: FieldIndex, raw: string): Seen {
-    const sets: number[] = [];
+  /**
+   * The literal groups a value holds, lower-cased exactly as their ops see it; undefined the first time the
+   * value is asked about. A value met once is cheaper to test by the few ops that ask than to scan for every
+   * group of its field; one met again (telemetry repeats) is scanned once and remembered.
+   */
+  private groupHits(index: GroupIndex, raw: string): GroupHits | undefined {
+    this.lookups += 1;
+    const known = index.memo.get(raw);
+    if (known !== undefined) return known;
+    if (index.once.get(raw) === undefined) {
+      this.rememberOnce(index, raw, NO_GROUPS);
+      return undefined;
+    }
+    this.scans += 1;
     const literals: number[] = [];
-    // A literal found again in the same scan adds nothing: each scan stamps the literals it has taken.
-    const stamps = entry.stamps;
-    let stamp = 0;
-    const collect = (forSets: boolean, forGroups: boolean, length: number): ((id: number, end: number) => void) => {
-      stamp = entry.stamp = (entry.stamp + 1) >>> 0;
-      return (id, end) => {
-        if (stamps[id] === stamp) return;
-        const anchor = entry.literalAnchor[id] as number;
-        if ((anchor & ANCHOR_START) !== 0 && end !== entry.literalLength[id]) return;
-        if ((anchor & ANCHOR_END) !== 0 && end !== length) return;
-        stamps[id] = stamp;
-        const set = entry.literalSet[id] as number;
-        if (forSets && set >= 0 && !sets.includes(set)) sets.push(set);
-        const literal = entry.literalOfGroup[id] as number;
-        if (forGroups && literal >= 0) literals.push(literal);
-      };
+    const take = (literal: number): void => {
+      literals.push(literal);
     };
-    let lower: string | undefined;
-    if (!entry.matcher.scanAscii(raw, collect(true, true, raw.length))) {
-      // Not ASCII: atom sets are looked for in the value as `literalFold` makes it, literal groups in the value
-      // lower-cased exactly as their ops see it; the two differ only when it holds U+017F (long s).
-      sets.length = 0;
+    if (!this.scan(index, raw, true, take)) {
       literals.length = 0;
-      lower = raw.toLowerCase();
-      const folded = literalFold(lower);
-      entry.matcher.scan(folded, collect(true, folded === lower, folded.length));
-      if (folded !== lower) entry.matcher.scan(lower, collect(false, true, lower.length));
+      this.scan(index, raw.toLowerCase(), false, take);
     }
-    for (const p of entry.predicates) {
-      if (sets.includes(p.set)) continue;
-      let holds = true;
-      try {
-        holds = valueMatches(p.test, p.cased ? raw : (lower ??= raw.toLowerCase()));
-      } catch {
-        // The rule's own evaluation meets the same error, and is disabled for it.
+    let found = NO_GROUPS;
+    if (literals.length > 0) {
+      literals.sort((a, b) => a - b);
+      const groups: number[] = [];
+      for (const literal of literals) {
+        const group = literalGroupOf(literal);
+        if (groups[groups.length - 1] !== group) groups.push(group);
       }
-      if (holds) sets.push(p.set);
+      found = { groups, literals };
     }
-    if (sets.length === 0 && literals.length === 0) return NOTHING;
-    literals.sort((a, b) => a - b);
-    const groups: number[] = [];
-    for (const literal of literals) {
-      const group = literalGroupOf(literal);
-      if (!groups.includes(group)) groups.push(group);
+    this.remember(index, raw, found);
+    return found;
+  }
+
+  /**
+   * The memo: a value's answer is kept once it has been seen twice. Most values repeat, and are looked up;
+   * the others (a new command line, a temporary file's name) would only fill the memo and make it start over,
+   * so a value seen once is only noted, in a small map that is dropped when full.
+   */
+  private memoised<T>(index: Index<T>, raw: string, compute: () => T): T {
+    this.lookups += 1;
+    const known = index.memo.get(raw);
+    if (known !== undefined) return known;
+    const once = index.once.get(raw);
+    if (once !== undefined) {
+      this.remember(index, raw, once);
+      return once;
     }
-    const seen: { sets: number[]; groups: number[]; literals: number[]; alone: Seen[] } = {
-      sets,
-      groups,
-      literals,
-      alone: [],
+    this.scans += 1;
+    const found = compute();
+    this.rememberOnce(index, raw, found);
+    return found;
+  }
+
+  private rememberOnce<T>(index: Index<T>, raw: string, found: T): void {
+    if (raw.length > MEMO_MAX_VALUE) return;
+    if (index.once.size >= ONCE_MAX) index.once.clear();
+    index.once.set(raw, found);
+  }
+
+  private remember<T>(index: Index<T>, raw: string, found: T): void {
+    if (raw.length > MEMO_MAX_VALUE) return;
+    if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
+      for (const b of this.allBuckets()) {
+        for (const f of b.sets) f.memo.clear();
+        for (const f of b.groups.values()) f.memo.clear();
+      }
+      this.memoChars = 0;
+    }
+    index.memo.set(raw, found);
+    this.memoChars += raw.length;
+  }
+
+  /**
+   * Calls `take` with the target of each literal found in `text` where its anchors allow, once per literal.
+   * `ascii`: `text` is the raw value, lower-cased on the way; returns false, having taken only part of the
+   * literals, when it is not ASCII.
+   */
+  private scan<T>(index: Index<T>, text: string, ascii: boolean, take: (target: number) => void): boolean {
+    // A literal found again in the same scan adds nothing: each scan stamps the literals it has taken.
+    const stamps = index.stamps;
+    const stamp = (index.stamp = (index.stamp + 1) >>> 0);
+    const length = text.length;
+    const hit = (id: number, end: number): void => {
+      if (stamps[id] === stamp) return;
+      const anchor = index.anchor[id] as number;
+      if ((anchor & ANCHOR_START) !== 0 && end !== index.length[id]) return;
+      if ((anchor & ANCHOR_END) !== 0 && end !== length) return;
+      stamps[id] = stamp;
+      take(index.target[id] as number);
     };
-    seen.alone.push(seen);
-    return seen;
+    if (ascii) return index.matcher.scanAscii(text, hit);
+    index.matcher.scan(text, hit);
+    return true;
+  }
+
+  /** The group hits of a field's values (slot -1: of every value), for `GroupSource`. */
+  private fieldGroupHits(bucket: Bucket, view: EventView, slot: number): readonly GroupHits[] | undefined {
+    const index = bucket.groups.get(slot);
+    if (index === undefined) return undefined;
+    const values = slot < 0 ? view.allStrings() : view.stringsAt(slot);
+    if (values === undefined) return NO_VALUES;
+    const hits: GroupHits[] = [];
+    let complete = true;
+    for (const value of values) {
+      const found = this.groupHits(index, value);
+      if (found === undefined) complete = false;
+      else hits.push(found);
+    }
+    return complete ? hits : undefined;
   }
 
   private bucket(logsource: SigmaLogsource): Bucket {
@@ -501,39 +554,37 @@ export class Ruleset {
     const need = new Uint16Array(rules.length);
     const setRule: number[] = [];
     type Entry = {
-      slot: number;
       literals: { text: string; id: number }[];
-      sets: number[];
-      groupLiterals: number[];
+      targets: number[];
       anchors: number[];
       predicates: { test: ValueTest; cased: boolean; set: number }[];
     };
     // By the field's spelling: an event may have two keys that differ only in case, and a rule reads the one
     // it spells (or else the first that matches).
-    const byField = new Map<number, Entry>();
-    const entryFor = (field: string | undefined): Entry => {
+    const setEntries = new Map<number, Entry>();
+    const groupEntries = new Map<number, Entry>();
+    const entryFor = (entries: Map<number, Entry>, field: string | undefined): Entry => {
       const slot = field === undefined ? -1 : fieldSlot(field);
-      let entry = byField.get(slot);
+      let entry = entries.get(slot);
       if (entry === undefined) {
-        entry = { slot, literals: [], sets: [], groupLiterals: [], anchors: [], predicates: [] };
-        byField.set(slot, entry);
+        entry = { literals: [], targets: [], anchors: [], predicates: [] };
+        entries.set(slot, entry);
       }
       return entry;
     };
-    const add = (entry: Entry, literal: Literal, set: number, groupLiteral: number): void => {
+    const add = (entry: Entry, literal: Literal, target: number): void => {
       entry.literals.push({ text: literal.text, id: entry.literals.length });
-      entry.sets.push(set);
-      entry.groupLiterals.push(groupLiteral);
+      entry.targets.push(target);
       entry.anchors.push((literal.start ? ANCHOR_START : 0) | (literal.end ? ANCHOR_END : 0));
     };
-    const knownGroups = new Uint8Array(literalGroupCount());
+    const known = new Uint8Array(literalGroupCount());
     rules.forEach((rule, index) => {
       // A filter shared by several rules brings the same groups to each.
       for (const group of rule.detection.literalGroups ?? []) {
-        if (knownGroups[group.id] === 1) continue;
-        knownGroups[group.id] = 1;
-        const entry = entryFor(group.field);
-        for (const literal of group.literals) add(entry, literal, -1, literal.id);
+        if (known[group.id] === 1) continue;
+        known[group.id] = 1;
+        const entry = entryFor(groupEntries, group.field);
+        group.literals.forEach((literal, k) => add(entry, literal, group.first + k));
       }
       const sets = (rule.detection.atoms ?? []).filter((set) => set.length > 0);
       if (sets.length === 0) {
@@ -545,39 +596,47 @@ export class Ruleset {
         const id = setRule.length;
         setRule.push(index);
         for (const atom of set) {
-          const entry = entryFor(atom.field);
-          if (atom.test !== null) entry.predicates.push({ test: atom.test, cased: atom.cased, set: id });
-          else add(entry, atom, id, -1);
+          const entry = entryFor(setEntries, atom.field);
+          for (const r of atom.requirements) {
+            if (r.test !== null) entry.predicates.push({ test: r.test, cased: r.cased, set: id });
+            else add(entry, r, id);
+          }
         }
       }
     });
-    const fields = [...byField.values()].map(
-      (e): FieldIndex => ({
-        slot: e.slot,
-        matcher: new AhoCorasickMatcher(e.literals),
-        literalSet: Int32Array.from(e.sets),
-        literalOfGroup: Int32Array.from(e.groupLiterals),
-        literalLength: Int32Array.from(e.literals, (l) => l.text.length),
-        literalAnchor: Uint8Array.from(e.anchors),
-        predicates: e.predicates,
-        minLength: e.predicates.length > 0 ? 0 : Math.min(...e.literals.map((l) => l.text.length)),
-        scalars: e.predicates.length > 0 || e.literals.some((l) => SCALAR_CHARS.test(l.text)),
-        memo: new Map(),
-        stamps: new Uint32Array(e.literals.length),
-        stamp: 0,
-      }),
-    );
-    return {
+    // Rows (see ROW_STATES) only for the atom sets, scanned in every event; group literals are scanned for
+    // only on a value's second asking.
+    const index = <T>(slot: number, e: Entry, rows: number): Index<T> => ({
+      slot,
+      matcher: new AhoCorasickMatcher(e.literals, rows),
+      target: Int32Array.from(e.targets),
+      length: Int32Array.from(e.literals, (l) => l.text.length),
+      anchor: Uint8Array.from(e.anchors),
+      memo: new Map(),
+      once: new Map(),
+      stamps: new Uint32Array(e.literals.length),
+      stamp: 0,
+    });
+    const sets = [...setEntries].map(([slot, e]): SetIndex => ({
+      ...index<readonly number[]>(slot, e, ROW_STATES),
+      predicates: e.predicates,
+      minLength: e.predicates.length > 0 ? 0 : Math.min(...e.literals.map((l) => l.text.length)),
+      scalars: e.predicates.length > 0 || e.literals.some((l) => SCALAR_CHARS.test(l.text)),
+    }));
+    const groups = new Map([...groupEntries].map(([slot, e]) => [slot, index<GroupHits>(slot, e, 1)]));
+    const bucket: Bucket = {
       rules,
       always,
-      fields,
+      sets,
       need,
       setRule: Int32Array.from(setRule),
       setMarks: new Uint32Array(setRule.length),
       ruleMarks: new Uint32Array(rules.length),
       ruleHits: new Uint16Array(rules.length),
-      knownGroups,
+      groups,
+      groupSource: { known, hits: (view, slot) => this.fieldGroupHits(bucket, view, slot) },
     };
+    return bucket;
   }
 }
 

@@ -53,8 +53,10 @@ export type ValueTest = {
   readonly list: ListMatcher | null;
   readonly fn: ((input: string) => boolean) | null;
   /** Literals of which one must occur in the value for the test to pass (undefined: none known). */
-  readonly literals: readonly Literal[] | undefined;
+  readonly literals: readonly Requirement[] | undefined;
 };
+
+const NO_SEGMENTS: readonly string[] = [];
 
 type ValueTestInit = Partial<Omit<ValueTest, "kind" | "pattern" | "literals">>;
 
@@ -62,14 +64,14 @@ type ValueTestInit = Partial<Omit<ValueTest, "kind" | "pattern" | "literals">>;
 export function valueTest(
   kind: ValueTestKind,
   pattern: string,
-  literals: readonly Literal[] | undefined,
+  literals: readonly Requirement[] | undefined,
   init: ValueTestInit = {},
 ): ValueTest {
   return {
     kind,
     pattern,
     lit: init.lit ?? "",
-    segments: init.segments ?? [],
+    segments: init.segments ?? NO_SEGMENTS,
     anchoredStart: init.anchoredStart ?? false,
     anchoredEnd: init.anchoredEnd ?? false,
     regex: init.regex ?? null,
@@ -219,8 +221,9 @@ export function foldList(tests: readonly ValueTest[]): ValueTest[] {
 export type LiteralGroup = {
   readonly id: number;
   readonly field: string | undefined;
-  /** In the order of the tests; `id` is the literal's process-wide id. */
-  readonly literals: readonly (Literal & { readonly id: number })[];
+  /** In the order of the tests; the k-th has the process-wide id `first + k`. */
+  readonly literals: readonly Requirement[];
+  readonly first: number;
 };
 
 const groupOfLiteral: number[] = [];
@@ -243,13 +246,13 @@ export function isPlain(t: ValueTest): boolean {
 export function literalGroup(field: string | undefined, tests: readonly ValueTest[]): LiteralGroup {
   const id = groups;
   groups += 1;
+  const first = groupOfLiteral.length;
   const literals = tests.map((t) => {
-    const literal = (t.literals as readonly Literal[])[0] as Literal;
     groupOfLiteral.push(id);
     patternOfLiteral.push(t.pattern);
-    return { ...literal, id: groupOfLiteral.length - 1 };
+    return (t.literals as readonly Requirement[])[0] as Requirement;
   });
-  return { id, field, literals };
+  return { id, field, literals, first };
 }
 
 export function literalGroupCount(): number {
@@ -329,13 +332,19 @@ function groupHit(group: readonly ValueTest[], values: readonly string[]): boole
 export function fieldMatches(op: FieldOp, view: EventView): boolean {
   switch (op.kind) {
     case FT.any: {
-      if (op.exact !== null && view.groupKnown(op.exact[0] as number)) return view.groupFound(op.slot, op.exact[0] as number);
+      const found = op.exact === null ? -1 : view.groupFound(op.slot, op.exact[0] as number);
+      if (found >= 0) return found === 1;
       const values = readValues(op, view);
       return values !== undefined && groupHit(op.tests, values);
     }
     case FT.all: {
-      if (op.exact !== null && view.groupKnown(op.exact[0] as number)) {
-        for (const g of op.exact) if (!view.groupFound(op.slot, g)) return false;
+      const found = op.exact === null ? -1 : view.groupFound(op.slot, op.exact[0] as number);
+      if (found === 0) return false;
+      if (found === 1) {
+        // The groups of one op share the field, so the source answers for all of them alike.
+        for (let i = 1; i < (op.exact as readonly number[]).length; i += 1) {
+          if (view.groupFound(op.slot, (op.exact as readonly number[])[i] as number) !== 1) return false;
+        }
         return true;
       }
       const values = readValues(op, view);

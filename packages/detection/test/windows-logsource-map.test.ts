@@ -346,13 +346,9 @@ void test("Defender: spaced data names get the names SigmaHQ rules write, detect
 });
 
 void test("an unknown channel keeps product only; idPrefix sets the id", () => {
-  const event = windowsRecordToEvent(
-    record({ Channel: "Contoso-Agent/Operational", EventID: 169 }),
-    shippedMap(),
-    {
-      idPrefix: "C:\\logs\\winrm.evtx",
-    },
-  );
+  const event = windowsRecordToEvent(record({ Channel: "Contoso-Agent/Operational", EventID: 169 }), shippedMap(), {
+    idPrefix: "C:\\logs\\winrm.evtx",
+  });
   assert.deepEqual(event.logsource, { product: "windows" });
   assert.equal(isMapped(event), false);
   assert.equal(event.id, "C:\\logs\\winrm.evtx:42");

@@ -88,7 +88,7 @@ const RULE_HEADER_SIZE = 4 * (3 + AUDIT_BITMASK_SIZE + 3 * AUDIT_MAX_FIELDS + 1)
 const AUDIT_FILTER_EXIT = 0x04;
 const AUDIT_ALWAYS = 2;
 const AUDIT_EQUAL = 0x40000000;
-export const AUDIT_FIELD = { arch: 11, watch: 105, perm: 106, dir: 107, exe: 112, filterkey: 210 } as const;
+export const AUDIT_FIELD = { arch: 11, watch: 105, perm: 106, dir: 107, exe: 112, arg0: 200, filterkey: 210 } as const;
 // Fields whose value is a length into buf (kernel audit_unpack_string users).
 const STRING_FIELDS = new Set([
   13,
@@ -116,6 +116,8 @@ export type AuditRuleSpec =
       readonly kind: "syscall";
       readonly arch: keyof typeof AUDIT_ARCH;
       readonly syscalls: readonly number[];
+      /** `-F a<index>=<value>`: only calls whose argument equals value (e.g. the pid a kill is aimed at). */
+      readonly args?: readonly { readonly index: 0 | 1 | 2 | 3; readonly value: number }[];
       readonly key: string;
     }
   | { readonly kind: "watch"; readonly path: string; readonly directory: boolean; readonly key: string };
@@ -127,6 +129,7 @@ export function encodeAuditRule(spec: AuditRuleSpec): Buffer {
   if (spec.kind === "syscall") {
     fields.push({ field: AUDIT_FIELD.arch, value: AUDIT_ARCH[spec.arch] });
     for (const nr of spec.syscalls) mask[nr >>> 5]! |= 1 << (nr & 31);
+    for (const arg of spec.args ?? []) fields.push({ field: AUDIT_FIELD.arg0 + arg.index, value: arg.value });
   } else {
     // auditctl -w sets every syscall bit: the watch and perm fields select the syscalls.
     mask.fill(0xffffffff);

@@ -54,17 +54,43 @@ const GROUPS: readonly { readonly key: string; readonly b64: readonly string[]; 
   { key: "ring3-mount", b64: ["mount"], b32: ["mount"] },
 ];
 
+/**
+ * Calls aimed at the agent's own pid, by the argument that holds the target: kill/tkill/tgkill/pidfd_open/
+ * process_vm_* take it first, ptrace second. These rules go first because the kernel stops at the first exit
+ * rule that matches, so their key (ring3-self) is what the event carries, not ring3-ptrace.
+ */
+const SELF_TARGETED: readonly { readonly index: 0 | 1; readonly names: readonly string[] }[] = [
+  { index: 0, names: ["kill", "tkill", "tgkill", "pidfd_open", "process_vm_readv", "process_vm_writev"] },
+  { index: 1, names: ["ptrace"] },
+];
+export const SELF_KEY = "ring3-self";
+
 function numbers(names: readonly string[], table: Readonly<Record<string, number>>): number[] {
   return names.map((name) => table[name]).filter((nr) => nr !== undefined);
 }
 
 /**
- * ring3's audit rules: syscall rules for both ABIs (a 32-bit execve is a classic way around b64-only rules),
+ * ring3's audit rules: calls aimed at the agent itself (signals, ptrace, pidfd, process_vm_*), syscall rules for both ABIs (a 32-bit execve is a classic way around b64-only rules),
  * then write/attribute watches on the sensitive paths that can be watched here (a watch needs its parent
  * directory to exist).
  */
-export function ring3AuditRules(watchedPaths: readonly string[] = DEFAULT_WATCHED_PATHS): AuditRuleSpec[] {
+export function ring3AuditRules(
+  watchedPaths: readonly string[] = DEFAULT_WATCHED_PATHS,
+  selfPid: number = process.pid,
+): AuditRuleSpec[] {
   const rules: AuditRuleSpec[] = [];
+  for (const { index, names } of SELF_TARGETED)
+    for (const [arch, table] of [
+      ["b64", SYSCALLS_X86_64],
+      ["b32", SYSCALLS_I386],
+    ] as const)
+      rules.push({
+        kind: "syscall",
+        arch,
+        syscalls: numbers(names, table),
+        args: [{ index, value: selfPid }],
+        key: SELF_KEY,
+      });
   for (const group of GROUPS) {
     rules.push({ kind: "syscall", arch: "b64", syscalls: numbers(group.b64, SYSCALLS_X86_64), key: group.key });
     rules.push({ kind: "syscall", arch: "b32", syscalls: numbers(group.b32, SYSCALLS_I386), key: group.key });

@@ -1,3 +1,4 @@
+import { readFileSync, readlinkSync } from "node:fs";
 import { readFile, readdir, readlink } from "node:fs/promises";
 import type { ProcStat } from "./parse.ts";
 import { parseBootTime, parseCmdline, parseProcStat, parseStatusUids, startTimeIso } from "./parse.ts";
@@ -42,6 +43,40 @@ export async function readProcess(
     exe,
     argv,
     cwd,
+    uid: status === undefined ? undefined : parseStatusUids(status)?.uid,
+    startTime: startTimeIso(bootTime, stat.startTicks),
+    kernelThread: argv.length === 0 && (stat.ppid === 2 || pid === 2),
+  };
+}
+
+function optionalSync<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The same as `readProcess`, synchronously: for an event whose process the tree has not met yet (its fork
+ * notification is still queued behind the file or network event), read before the process can exit, so the
+ * event still carries its image and ancestry. Rare, and a handful of small /proc reads.
+ */
+export function readProcessSync(pid: number, bootTime: number, procRoot = "/proc"): ProcessSnapshot | undefined {
+  const dir = `${procRoot}/${pid}`;
+  const statText = optionalSync(() => readFileSync(`${dir}/stat`, "utf8"));
+  const stat = statText === undefined ? undefined : parseProcStat(statText);
+  if (stat === undefined) return undefined;
+  const cmdline = optionalSync(() => readFileSync(`${dir}/cmdline`));
+  const status = optionalSync(() => readFileSync(`${dir}/status`, "utf8"));
+  const argv = cmdline === undefined ? [] : parseCmdline(cmdline);
+  return {
+    pid,
+    ppid: stat.ppid,
+    comm: stat.comm,
+    exe: optionalSync(() => readlinkSync(`${dir}/exe`)),
+    argv,
+    cwd: optionalSync(() => readlinkSync(`${dir}/cwd`)),
     uid: status === undefined ? undefined : parseStatusUids(status)?.uid,
     startTime: startTimeIso(bootTime, stat.startTicks),
     kernelThread: argv.length === 0 && (stat.ppid === 2 || pid === 2),

@@ -1,0 +1,570 @@
+/**
+ * What the Linux agent costs and what it loses under load: `npm run bench:agent` (as root, addon built).
+ *
+ * Each storm (exec, file, connect, and exec + file together) runs for a fixed time with the agent off, then
+ * with `ring3 agent --stdout` running as a child whose stdout this process only counts. Workloads run in their
+ * own child processes (this file with `--workload <kind>`) so the counter does not slow them down. Latency
+ * probes are execs whose command line carries the wall-clock time (performance.timeOrigin + now(), the same
+ * clock in every process) at which the workload started them; a rule in a temporary rules dir alerts on them.
+ * RING3_BENCH_SECONDS changes the storm length (default 10).
+ */
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+const wallMs = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+const STORM_MS = Number(process.env.RING3_BENCH_SECONDS ?? 10) * 1000;
+const EXEC_RATE = 500;
+const FILE_OPS_RATE = 5000;
+/** Every file is four operations: create, write, rename, delete. */
+const FILE_OPS_PER_FILE = 4;
+const CONNECT_RATE = 500;
+const PROBE_EVERY = 25;
+const LATENCY_TAG = "ring3-bench-latency:";
+const TICK_MS = 10;
+
+// ---- workloads (child processes) ------------------------------------------------------------------------------
+
+type WorkloadResult = { readonly done: number; readonly ms: number; readonly extra?: Record<string, unknown> };
+
+/** Runs `step` at `rate` per second for `ms`, TICK_MS at a time, never ahead of the clock (a slow system falls behind). */
+async function paced(rate: number, ms: number, step: (n: number) => Promise<void> | void): Promise<number> {
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < ms) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    const pending: Promise<void>[] = [];
+    while (n < due) {
+      const running = step(n++);
+      if (running instanceof Promise) pending.push(running);
+    }
+    await Promise.all(pending);
+    await sleep(TICK_MS);
+  }
+  return n;
+}
+
+async function execWorkload(marker: string, ms: number): Promise<WorkloadResult> {
+  let inFlight = 0;
+  let done = 0;
+  const start = performance.now();
+  const started = await paced(EXEC_RATE, ms, async (n) => {
+    // Bounded concurrency: if execs take longer under the agent, throughput drops and shows as slowdown.
+    while (inFlight >= 64) await sleep(1);
+    inFlight += 1;
+    const args = [`${marker}-${n}`];
+    if (n % PROBE_EVERY === 0) args.push(`${LATENCY_TAG}${wallMs().toFixed(3)}`);
+    const child = spawn("/bin/true", args, { stdio: "ignore" });
+    child.once("exit", () => {
+      inFlight -= 1;
+      done += 1;
+    });
+  });
+  // Throughput counts what finished inside the window; the stragglers still count as generated events.
+  const window = { done, ms: performance.now() - start };
+  for (let i = 0; i < 500 && done < started; i++) await sleep(10);
+  return { ...window, extra: { generated: done } };
+}
+
+async function fileWorkload(dir: string, ms: number): Promise<WorkloadResult> {
+  const start = performance.now();
+  const files = await paced(FILE_OPS_RATE / FILE_OPS_PER_FILE, ms, (n) => {
+    const a = join(dir, `a-${n}`);
+    const b = join(dir, `b-${n}`);
+    writeFileSync(a, "ring3 bench\n");
+    renameSync(a, b);
+    unlinkSync(b);
+  });
+  return { done: files * FILE_OPS_PER_FILE, ms: performance.now() - start, extra: { files } };
+}
+
+async function connectWorkload(ms: number): Promise<WorkloadResult> {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  process.stdout.write(JSON.stringify({ port }) + "\n");
+  const start = performance.now();
+  let failed = 0;
+  const connects = await paced(
+    CONNECT_RATE,
+    ms,
+    () =>
+      new Promise<void>((done) => {
+        const socket = createConnection({ host: "127.0.0.1", port });
+        socket.once("connect", () => socket.destroy());
+        socket.once("error", () => (failed += 1));
+        socket.once("close", () => done());
+      }),
+  );
+  await new Promise<void>((done) => server.close(() => done()));
+  return { done: connects - failed, ms: performance.now() - start, extra: { port, failed } };
+}
+
+async function workloadMain(kind: string, arg: string, ms: number): Promise<void> {
+  const result =
+    kind === "exec"
+      ? await execWorkload(arg, ms)
+      : kind === "file"
+        ? await fileWorkload(arg, ms)
+        : await connectWorkload(ms);
+  process.stdout.write(JSON.stringify({ result }) + "\n");
+}
+
+// ---- the agent and its output ---------------------------------------------------------------------------------
+
+type Counts = {
+  execSeen: Set<number>;
+  fileCreate: number;
+  fileRename: number;
+  fileDelete: number;
+  connect: number;
+  lines: number;
+};
+
+type Health = Record<string, Record<string, unknown> | undefined>;
+
+const LOSS_COUNTERS: Readonly<Record<string, readonly string[]>> = {
+  "process-connector": ["sequenceLost", "enobufs", "ringDrops"],
+  audit: ["serialLost", "kernelLost", "enobufs", "ringDrops"],
+  fanotify: ["overflows", "ringDrops", "unresolved"],
+  "sock-diag": ["enobufs", "ringDrops"],
+};
+
+/** Every loss counter of a health line, as "sensor.counter" → total. */
+function lossCounters(health: Health | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [sensor, counters] of Object.entries(LOSS_COUNTERS))
+    for (const counter of counters) {
+      const value = health?.[sensor]?.[counter];
+      if (typeof value === "number") out.set(`${sensor}.${counter}`, value);
+    }
+  return out;
+}
+
+/** Counters that went up between two health lines, e.g. "sock-diag.enobufs +3". */
+function lossIncrease(before: Map<string, number>, after: Map<string, number>): { total: number; which: string } {
+  let total = 0;
+  const which: string[] = [];
+  for (const [key, value] of after) {
+    const increase = value - (before.get(key) ?? 0);
+    if (increase <= 0) continue;
+    total += increase;
+    which.push(`${key} +${increase}`);
+  }
+  return { total, which: which.join(", ") };
+}
+
+class AgentUnderTest {
+  readonly child: ChildProcess;
+  readonly counts: Counts = {
+    execSeen: new Set(),
+    fileCreate: 0,
+    fileRename: 0,
+    fileDelete: 0,
+    connect: 0,
+    lines: 0,
+  };
+  latencies: number[] = [];
+  health: Health | undefined;
+  healthLines = 0;
+  lossAlerts = 0;
+  private readonly execMarker: string;
+  private readonly execSeq: RegExp;
+  private readonly fileDir: string;
+  private readonly probeRuleId: string;
+  private readonly running: Promise<void>;
+  private readonly exited: Promise<number | null>;
+
+  constructor(repo: string, config: string, rules: string, execMarker: string, fileDir: string, probeRuleId: string) {
+    this.execMarker = execMarker;
+    this.execSeq = new RegExp(`${execMarker}-(\\d+)`);
+    this.fileDir = fileDir;
+    this.probeRuleId = probeRuleId;
+    const cli = join(repo, "packages", "cli", "bin", "ring3.js");
+    this.child = spawn(process.execPath, [cli, "agent", "--stdout", "--config", config, "--rules", rules], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.exited = new Promise((done) => this.child.once("exit", (code) => done(code)));
+    let stderr = "";
+    this.running = new Promise((done, fail) => {
+      this.child.stderr!.setEncoding("utf8");
+      this.child.stderr!.on("data", (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes("ring3 agent: running")) done();
+      });
+      void this.exited.then((code) => fail(new Error(`agent exited (${code}) before running:\n${stderr}`)));
+    });
+    createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  async started(): Promise<void> {
+    await Promise.race([
+      this.running,
+      sleep(30_000).then(() => Promise.reject(new Error("agent not running after 30 s"))),
+    ]);
+  }
+
+  /** A cheap look at each line: only health lines, alerts and lines naming a storm's marker are parsed. */
+  private onLine(line: string): void {
+    this.counts.lines += 1;
+    if (line.startsWith('{"health"')) {
+      this.health = (JSON.parse(line) as { health: { sensors: Health } }).health.sensors;
+      this.healthLines += 1;
+      return;
+    }
+    if (line.startsWith('{"alert":true')) {
+      const now = wallMs();
+      const alert = JSON.parse(line) as {
+        health?: boolean;
+        rule?: { id: string };
+        event: { fields: { CommandLine?: string } };
+      };
+      if (alert.health === true) this.lossAlerts += 1;
+      else if (alert.rule?.id === this.probeRuleId) {
+        const sent = Number(alert.event.fields.CommandLine?.split(LATENCY_TAG)[1]);
+        if (Number.isFinite(sent)) this.latencies.push(now - sent);
+      }
+      return;
+    }
+    if (line.includes(this.execMarker)) {
+      if (!line.includes('"category":"process_creation"')) return;
+      const seq = this.execSeq.exec(line)?.[1];
+      if (seq !== undefined) this.counts.execSeen.add(Number(seq));
+    } else if (line.includes(this.fileDir)) {
+      if (line.includes('"category":"file_rename"')) this.counts.fileRename += 1;
+      else if (line.includes('"category":"file_delete"')) this.counts.fileDelete += 1;
+      else if (line.includes('"category":"file_event"')) this.counts.fileCreate += 1;
+    } else if (line.includes('"category":"network_connection"') && this.port !== 0) {
+      if (line.includes(`"DestinationPort":${this.port}`) && line.includes('"DestinationIp":"127.0.0.1"'))
+        this.counts.connect += 1;
+    }
+  }
+
+  port = 0;
+
+  /** utime + stime in ms (clock ticks of 10 ms). */
+  cpuMs(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+
+  /** Resident and peak resident set in MB. */
+  memory(): { rss: number; hwm: number } {
+    const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+    const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill("SIGTERM");
+    const code = await Promise.race([this.exited, sleep(15_000).then(() => "timeout" as const)]);
+    if (code !== "timeout") return code;
+    this.child.kill("SIGKILL");
+    return this.exited;
+  }
+}
+
+// ---- the bench ------------------------------------------------------------------------------------------------
+
+type Storm = "exec" | "file" | "connect" | "exec+file";
+type StormRun = {
+  readonly throughput: Record<string, number>;
+  readonly generated?: Record<string, number>;
+  readonly seen?: Record<string, number>;
+  readonly lost?: { readonly total: number; readonly which: string };
+  readonly cpuPct?: number;
+  readonly rssMb?: number;
+};
+
+const workloads: ChildProcess[] = [];
+
+function runWorkload(
+  kind: "exec" | "file" | "connect",
+  arg: string,
+  onPort?: (port: number) => void,
+): Promise<WorkloadResult> {
+  const child = spawn(process.execPath, [import.meta.filename, "--workload", kind, arg, String(STORM_MS)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  workloads.push(child);
+  return new Promise((done, fail) => {
+    let result: WorkloadResult | undefined;
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const message = JSON.parse(line) as { port?: number; result?: WorkloadResult };
+      if (message.port !== undefined) onPort?.(message.port);
+      if (message.result !== undefined) result = message.result;
+    });
+    child.once("exit", (code) => {
+      workloads.splice(workloads.indexOf(child), 1);
+      if (result !== undefined) done(result);
+      else fail(new Error(`${kind} workload exited with ${code}`));
+    });
+  });
+}
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log("bench:agent skipped: needs root (the agent's sensors)");
+    return;
+  }
+  const repo = resolve(import.meta.dirname, "..", "..", "..");
+  const temp = mkdtempSync(join(tmpdir(), "ring3-agent-bench-"));
+  const fileDir = join(temp, "files");
+  const rulesDir = join(temp, "rules");
+  const run = Math.random().toString(36).slice(2, 8);
+  const execMarker = `ring3-bench-${run}`;
+  const probeRuleId = "0f6d1c2e-5a4b-4c3d-9e8f-7a6b5c4d3e2f";
+  writeFileSync(join(temp, "agent.yaml"), "healthIntervalMs: 1000\n");
+  for (const dir of [fileDir, rulesDir]) mkdirSync(dir);
+  let agent: AgentUnderTest | undefined;
+  const interrupted = (): void => {
+    for (const child of workloads) child.kill("SIGKILL");
+    void (agent?.stop() ?? Promise.resolve(null)).finally(() => {
+      rmSync(temp, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  try {
+    await bench(repo, temp, fileDir, rulesDir, execMarker, probeRuleId, (a) => (agent = a));
+  } finally {
+    for (const child of workloads) child.kill("SIGKILL");
+    await agent?.stop();
+    rmSync(temp, { recursive: true, force: true });
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+  }
+}
+
+async function bench(
+  repo: string,
+  temp: string,
+  fileDir: string,
+  rulesDir: string,
+  execMarker: string,
+  probeRuleId: string,
+  setAgent: (agent: AgentUnderTest) => void,
+): Promise<void> {
+  writeFileSync(
+    join(rulesDir, "bench_probe.yml"),
+    [
+      "title: ring3 bench latency probe",
+      `id: ${probeRuleId}`,
+      "status: experimental",
+      "logsource: { product: linux, category: process_creation }",
+      `detection: { selection: { CommandLine|contains: '${LATENCY_TAG}' }, condition: selection }`,
+      "level: low",
+      "",
+    ].join("\n"),
+  );
+  const storms: readonly Storm[] = ["exec", "file", "connect", "exec+file"];
+  const off = new Map<Storm, StormRun>();
+  const on = new Map<Storm, StormRun>();
+  const stormOnce = async (storm: Storm, onPort?: (port: number) => void): Promise<Record<string, WorkloadResult>> => {
+    const out: Record<string, WorkloadResult> = {};
+    const jobs: Promise<void>[] = [];
+    if (storm === "exec" || storm === "exec+file")
+      jobs.push(runWorkload("exec", execMarker, onPort).then((r) => void (out.exec = r)));
+    if (storm === "file" || storm === "exec+file")
+      jobs.push(runWorkload("file", fileDir).then((r) => void (out.file = r)));
+    if (storm === "connect") jobs.push(runWorkload("connect", "", onPort).then((r) => void (out.connect = r)));
+    await Promise.all(jobs);
+    return out;
+  };
+  const rates = (results: Record<string, WorkloadResult>): Record<string, number> =>
+    Object.fromEntries(Object.entries(results).map(([kind, r]) => [kind, r.done / (r.ms / 1000)]));
+
+  console.log(
+    `ring3 agent bench: ${STORM_MS / 1000} s per storm, targets ${EXEC_RATE} exec/s, ${FILE_OPS_RATE} file ops/s, ${CONNECT_RATE} connects/s`,
+  );
+  for (const storm of storms) {
+    off.set(storm, { throughput: rates(await stormOnce(storm)) });
+    console.log(`agent off  ${storm.padEnd(10)} ${fmtRates(off.get(storm)!.throughput)}`);
+  }
+
+  const agent = new AgentUnderTest(repo, join(temp, "agent.yaml"), rulesDir, execMarker, fileDir, probeRuleId);
+  setAgent(agent);
+  await agent.started();
+  await sleep(3000);
+  const idleCpu0 = agent.cpuMs();
+  await sleep(STORM_MS);
+  const idlePct = ((agent.cpuMs() - idleCpu0) / STORM_MS) * 100;
+  console.log(`agent on   idle       ${idlePct.toFixed(2)} % CPU over ${STORM_MS / 1000} s`);
+
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, agent.memory().rss)), 200);
+  const stormLatencies: number[] = [];
+  try {
+    for (const storm of storms) {
+      const before = {
+        exec: agent.counts.execSeen.size,
+        fileCreate: agent.counts.fileCreate,
+        fileRename: agent.counts.fileRename,
+        fileDelete: agent.counts.fileDelete,
+        connect: agent.counts.connect,
+        loss: lossCounters(agent.health),
+        cpu: agent.cpuMs(),
+        lines: agent.counts.lines,
+      };
+      agent.counts.execSeen.clear();
+      agent.latencies = [];
+      const rssBefore = peakRss;
+      peakRss = 0;
+      const results = await stormOnce(storm, (port) => (agent.port = port));
+      // Drain: until no line arrived for 1 s (bounded at 10 s), then one more health line for the counters.
+      for (let i = 0, last = -1; i < 20 && agent.counts.lines !== last; i++) {
+        last = agent.counts.lines;
+        await sleep(1000);
+      }
+      const healthBefore = agent.healthLines;
+      for (let i = 0; i < 30 && agent.healthLines === healthBefore; i++) await sleep(100);
+      const cpuPct = ((agent.cpuMs() - before.cpu) / STORM_MS) * 100;
+      const generated: Record<string, number> = {};
+      const seen: Record<string, number> = {};
+      if (results.exec !== undefined) {
+        generated.process_creation = Number(results.exec.extra?.generated ?? 0);
+        seen.process_creation = agent.counts.execSeen.size;
+      }
+      if (results.file !== undefined) {
+        const files = Number(results.file.extra?.files ?? 0);
+        generated.file_event = files;
+        generated.file_rename = files;
+        generated.file_delete = files;
+        seen.file_event = agent.counts.fileCreate - before.fileCreate;
+        seen.file_rename = agent.counts.fileRename - before.fileRename;
+        seen.file_delete = agent.counts.fileDelete - before.fileDelete;
+      }
+      if (results.connect !== undefined) {
+        generated.network_connection = results.connect.done;
+        seen.network_connection = agent.counts.connect - before.connect;
+        agent.port = 0;
+      }
+      on.set(storm, {
+        throughput: rates(results),
+        generated,
+        seen,
+        lost: lossIncrease(before.loss, lossCounters(agent.health)),
+        cpuPct,
+        rssMb: Math.max(peakRss, agent.memory().rss),
+      });
+      peakRss = Math.max(peakRss, rssBefore);
+      stormLatencies.push(...agent.latencies);
+      console.log(
+        `agent on   ${storm.padEnd(10)} ${fmtRates(on.get(storm)!.throughput)}, agent ${cpuPct.toFixed(1)} % CPU`,
+      );
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+
+  // Quiet latency: probes at 10/s with nothing else running.
+  agent.latencies = [];
+  for (let i = 0; i < 50; i++) {
+    spawn("/bin/true", [`${execMarker}-quiet-${i}`, `${LATENCY_TAG}${wallMs().toFixed(3)}`], { stdio: "ignore" });
+    await sleep(100);
+  }
+  await sleep(1000);
+  const quietLatencies = agent.latencies;
+  const peak = agent.memory().hwm;
+  const exitCode = await agent.stop();
+
+  // ---- report ----
+  console.log("");
+  const verdicts: boolean[] = [];
+  const row = (what: string, result: string, target: string, pass: boolean | undefined): void => {
+    if (pass !== undefined) verdicts.push(pass);
+    console.log(
+      `${what.padEnd(44)} ${result.padEnd(44)} ${target.padEnd(18)} ${pass === undefined ? "" : pass ? "PASS" : "MISS"}`,
+    );
+  };
+  row("measure", "result", "target", undefined);
+  for (const storm of storms) {
+    const a = off.get(storm)!;
+    const b = on.get(storm)!;
+    for (const kind of Object.keys(a.throughput)) {
+      const ratio = b.throughput[kind]! / a.throughput[kind]!;
+      row(
+        `${storm}: ${kind} throughput on/off`,
+        `${Math.round(b.throughput[kind]!)}/${Math.round(a.throughput[kind]!)} per s = ${(ratio * 100).toFixed(1)} % (slowdown ${((1 - ratio) * 100).toFixed(1)} %)`,
+        "slowdown < 10 %",
+        1 - ratio < 0.1,
+      );
+    }
+    for (const [category, generated] of Object.entries(b.generated ?? {})) {
+      const seen = b.seen?.[category] ?? 0;
+      row(`${storm}: ${category} seen/generated`, `${seen}/${generated} (missing ${generated - seen})`, "", undefined);
+    }
+    const missing = Object.entries(b.generated ?? {}).reduce(
+      (sum, [k, g]) => sum + Math.max(0, g - (b.seen?.[k] ?? 0)),
+      0,
+    );
+    const lost = b.lost ?? { total: 0, which: "" };
+    const unaccounted = Math.max(0, missing - lost.total);
+    row(
+      `${storm}: loss`,
+      `missing ${missing}, unaccounted ${unaccounted}; loss counters +${lost.total}${lost.which === "" ? "" : ` (${lost.which})`}`,
+      "unaccounted 0",
+      unaccounted === 0,
+    );
+    const heavy = storm === "exec+file";
+    row(
+      `${storm}: agent CPU (one core)`,
+      `${b.cpuPct!.toFixed(1)} %`,
+      heavy ? "< 30 %" : "",
+      heavy ? b.cpuPct! < 30 : undefined,
+    );
+    row(
+      `${storm}: agent RSS peak during storm`,
+      `${b.rssMb!.toFixed(1)} MB`,
+      heavy ? "< 150 MB" : "",
+      heavy ? b.rssMb! < 150 : undefined,
+    );
+  }
+  row("agent peak RSS (VmHWM, whole run)", `${peak.toFixed(1)} MB`, "< 150 MB", peak < 150);
+  row("idle agent CPU", `${idlePct.toFixed(2)} %`, "< 1 %", idlePct < 1);
+  for (const [label, values] of [
+    ["latency, quiet (50 probes)", quietLatencies],
+    ["latency, during storms", stormLatencies],
+  ] as const) {
+    const p99 = percentile(values, 99);
+    row(
+      `${label}: p50 / p99`,
+      `${percentile(values, 50).toFixed(1)} / ${p99.toFixed(1)} ms (${values.length} alerts)`,
+      "p99 < 100 ms",
+      p99 < 100,
+    );
+  }
+  row("SensorLoss alerts", String(agent.lossAlerts), "", undefined);
+  row("agent exit code", String(exitCode), "0", exitCode === 0);
+  const misses = verdicts.filter((v) => !v).length;
+  console.log(`\n${verdicts.length - misses} PASS, ${misses} MISS`);
+}
+
+function fmtRates(rates: Record<string, number>): string {
+  return Object.entries(rates)
+    .map(([kind, rate]) => `${kind} ${Math.round(rate)}/s`)
+    .join(", ");
+}
+
+if (process.argv[2] === "--workload") await workloadMain(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+else await main();

@@ -449,17 +449,23 @@ static socket_state_t* wrap_state(napi_env env, fd_kind_t kind, int fd, int wake
   return s;
 }
 
+// Reads exactly `count` arguments into `argv`; throws a usage TypeError and returns 0 when fewer were passed.
+static int require_args(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
+  size_t argc = count;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < count) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 // open({protocol, groups, rcvbuf, ringCapacity}) → socket object
 // groups: the nl_groups bitmask for bind() (CN_IDX_PROC = 1, AUDIT_NLGRP_READLOG = 1).
 // rcvbuf: SO_RCVBUFFORCE (needs CAP_NET_ADMIN; falls back to SO_RCVBUF, capped by rmem_max).
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "open(options) needs an options object");
-    return NULL;
-  }
+  if (!require_args(env, info, 1, argv, "open(options) needs an options object")) return NULL;
   uint32_t protocol, groups, rcvbuf, capacity;
   if (!get_uint32_property(env, argv[0], "protocol", UINT32_MAX, &protocol) || protocol == UINT32_MAX ||
       !get_uint32_property(env, argv[0], "groups", 0, &groups) ||
@@ -508,13 +514,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 // send(socket, buffer) → bytes sent; to the kernel (nl_pid 0).
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "send(socket, buffer)");
-    return NULL;
-  }
+  if (!require_args(env, info, 2, argv, "send(socket, buffer)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed) {
@@ -543,13 +544,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 // start(socket, callback(datagrams: Buffer[])) → starts the reader thread.
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "start(socket, callback)");
-    return NULL;
-  }
+  if (!require_args(env, info, 2, argv, "start(socket, callback)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed || s->thread_started || s->tsfn != NULL) {
@@ -582,13 +578,8 @@ static void set_counter(napi_env env, napi_value object, const char* name, uint6
 
 // stats(socket) → {received, bytes, ringDrops, enobufs, truncated, queued, error}
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "stats(socket)");
-    return NULL;
-  }
+  if (!require_args(env, info, 1, argv, "stats(socket)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   napi_value object;
@@ -613,13 +604,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 // close(socket): joins the reader thread, closes the socket; queued datagrams are discarded.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "close(socket)");
-    return NULL;
-  }
+  if (!require_args(env, info, 1, argv, "close(socket)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL || s->closed) return NULL;
   s->closed = 1;
@@ -663,13 +649,8 @@ static napi_value js_open_fanotify(napi_env env, napi_callback_info info) {
 // markFilesystem(fanotify, path, mask): FAN_MARK_ADD | FAN_MARK_FILESYSTEM on the filesystem holding path,
 // and keeps an fd on path for open_by_handle_at(). Throws with the errno as code when the kernel refuses.
 static napi_value js_mark_filesystem(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "markFilesystem(fanotify, path, mask)");
-    return NULL;
-  }
+  if (!require_args(env, info, 3, argv, "markFilesystem(fanotify, path, mask)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed || s->kind != KIND_FANOTIFY) {

@@ -37,6 +37,24 @@ function setDefined(fields: EventFields, key: string, value: FieldValue | undefi
   if (value !== undefined) fields[key] = value;
 }
 
+/** The envelope every Linux event shares; `logsource` is all but `product`. */
+export function linuxEvent(
+  ctx: Pick<NormaliseContext, "host" | "nextId">,
+  logsource: { readonly category?: string; readonly service?: string },
+  time: string,
+  fields: EventFields,
+  raw?: unknown,
+): Event {
+  return {
+    id: ctx.nextId(),
+    time,
+    host: ctx.host,
+    logsource: { product: "linux", ...logsource },
+    fields,
+    ...(raw === undefined ? {} : { raw }),
+  };
+}
+
 /** Sigma `process_creation` for linux, the fields Sysmon for Linux fills, from the tree after the exec. */
 export function processCreationEvent(ctx: NormaliseContext, node: ProcessNode, time: string, raw?: unknown): Event {
   const parent = ctx.tree.get(node.ppid);
@@ -51,28 +69,14 @@ export function processCreationEvent(ctx: NormaliseContext, node: ProcessNode, t
   setDefined(fields, "ParentImage", parent?.image);
   setDefined(fields, "ParentCommandLine", parent?.commandLine);
   setDefined(fields, "ParentUser", ctx.users.name(parent?.uid));
-  return {
-    id: ctx.nextId(),
-    time,
-    host: ctx.host,
-    logsource: { product: "linux", category: "process_creation" },
-    fields,
-    ...(raw === undefined ? {} : { raw }),
-  };
+  return linuxEvent(ctx, { category: "process_creation" }, time, fields, raw);
 }
 
 export function processTerminationEvent(ctx: NormaliseContext, node: ProcessNode, time: string, raw?: unknown): Event {
   const fields: EventFields = { ProcessId: node.pid };
   setDefined(fields, "Image", node.image);
   setDefined(fields, "User", ctx.users.name(node.uid));
-  return {
-    id: ctx.nextId(),
-    time,
-    host: ctx.host,
-    logsource: { product: "linux", category: "process_termination" },
-    fields,
-    ...(raw === undefined ? {} : { raw }),
-  };
+  return linuxEvent(ctx, { category: "process_termination" }, time, fields, raw);
 }
 
 /**
@@ -147,14 +151,7 @@ export function fileEvent(
   setDefined(fields, "SourceFilename", paths.source);
   setDefined(fields, "Hashes", paths.hashes);
   const ancestry = actor(ctx, pid, fields);
-  return {
-    id: ctx.nextId(),
-    time,
-    host: ctx.host,
-    logsource: { product: "linux", category },
-    fields,
-    raw: { ...raw, ancestry },
-  };
+  return linuxEvent(ctx, { category }, time, fields, { ...raw, ancestry });
 }
 
 export type ConnectionDetails = {
@@ -182,14 +179,7 @@ export function networkConnectionEvent(
   setDefined(fields, "DestinationIp", connection.destinationIp);
   setDefined(fields, "DestinationPort", connection.destinationPort);
   const ancestry = actor(ctx, pid, fields, known);
-  return {
-    id: ctx.nextId(),
-    time,
-    host: ctx.host,
-    logsource: { product: "linux", category: "network_connection" },
-    fields,
-    raw: { ...raw, ancestry },
-  };
+  return linuxEvent(ctx, { category: "network_connection" }, time, fields, { ...raw, ancestry });
 }
 
 /** A loss counter went up: events were dropped somewhere between the kernel and the rules. */
@@ -200,11 +190,11 @@ export function sensorLossEvent(
   increase: number,
   total: number,
 ): Event {
-  return {
-    id: ctx.nextId(),
-    time: new Date().toISOString(),
-    host: ctx.host,
-    logsource: { product: "linux", service: "ring3" },
-    fields: { EventType: "SensorLoss", Sensor: sensor, Counter: counter, Lost: increase, Total: total },
-  };
+  return linuxEvent(ctx, { service: "ring3" }, new Date().toISOString(), {
+    EventType: "SensorLoss",
+    Sensor: sensor,
+    Counter: counter,
+    Lost: increase,
+    Total: total,
+  });
 }

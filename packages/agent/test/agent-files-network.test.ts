@@ -13,6 +13,7 @@ import { LinuxAgent } from "../src/agent.ts";
 import { loadSocketsAddon } from "../src/native.ts";
 import { parseMountInfo, planFilesystemMarks } from "../src/sensors/fanotify/mountinfo.ts";
 import { readAuditSnapshot } from "../src/sensors/audit/source.ts";
+import { startAgentProcess, waitFor } from "./agent-harness.ts";
 
 const load = loadSocketsAddon();
 
@@ -28,16 +29,6 @@ function scratchParent(): string {
 }
 
 const skip = process.getuid?.() !== 0 ? "needs root (fanotify, audit, sock_diag)" : load.ok ? false : load.reason;
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function auditState(): Promise<unknown> {
   if (!load.ok) throw new Error(load.reason);
@@ -170,40 +161,26 @@ test(
     const dir = mkdtempSync(join(scratchParent(), "ring3-rule-"));
     const config = join(dir, "agent.yml");
     writeFileSync(config, `healthIntervalMs: 300\nsockDiag: false\nfileInclude: [${dir}]\n`);
-    const cli = join(import.meta.dirname, "..", "..", "cli", "bin", "ring3.js");
-    const child = spawn(process.execPath, [cli, "agent", "--stdout", "--config", config], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const lines = (): Record<string, unknown>[] =>
-      stdout
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const agent = await startAgentProcess(["--stdout", "--config", config]);
     try {
-      await waitFor("the agent to run", () => (stderr.includes("running (pid") ? true : undefined), 15000);
       const keys = join(dir, "home", ".ssh", "authorized_keys");
       mkdirSync(join(dir, "home", ".ssh"), { recursive: true });
       const writer = spawnSync("/bin/sh", ["-c", `echo 'ssh-ed25519 AAAA test' > ${keys}`]);
       const alert = await waitFor("the authorized_keys alert", () =>
-        lines().find((line) => line.alert === true && (line.event as Event).fields.TargetFilename === keys),
+        agent.lines().find((line) => line.alert === true && (line.event as Event).fields.TargetFilename === keys),
       );
       assert.equal((alert.rule as { title: string }).title, "SSH authorized_keys File Written");
       assert.equal((alert.event as Event).fields.ProcessId, writer.pid);
       assert.ok((alert.ancestry as { pid: number }[]).some((p) => p.pid === process.pid));
-      const health = await waitFor("a health line", () => lines().find((line) => line.health !== undefined));
+      const health = await waitFor("a health line", () => agent.lines().find((line) => line.health !== undefined));
       const sensors = (health.health as { sensors: Record<string, Record<string, unknown>> }).sensors;
       assert.equal(sensors.fanotify?.overflows, 0);
       assert.equal(typeof sensors.audit?.kernelLost, "number");
     } finally {
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await agent.stop(), 0, agent.stderr());
       rmSync(dir, { recursive: true, force: true });
     }
+    const stderr = agent.stderr();
     assert.match(stderr, /fanotify: started: filesystem marks on \//);
     assert.match(stderr, /fanotify: stopped/);
     assert.deepEqual(await auditState(), before);

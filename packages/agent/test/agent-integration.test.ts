@@ -1,7 +1,7 @@
 // Runs the real sensors: needs root (CAP_NET_ADMIN for the connector, CAP_AUDIT_CONTROL for audit) and the
 // native addon. Every test restores the audit state and is checked against a snapshot taken before it.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { LinuxAgent } from "../src/agent.ts";
 import { loadSocketsAddon } from "../src/native.ts";
 import type { AuditSnapshot } from "../src/sensors/audit/source.ts";
 import { readAuditSnapshot } from "../src/sensors/audit/source.ts";
+import { startAgentProcess, waitFor } from "./agent-harness.ts";
 
 const MARKER_COMMAND = "/bin/echo ring3-test-marker abc";
 const load = loadSocketsAddon();
@@ -30,16 +31,6 @@ async function snapshot(): Promise<unknown> {
 function runMarker(): void {
   const result = spawnSync("/bin/sh", ["-c", `sleep 0.2; ${MARKER_COMMAND}`], { encoding: "utf8" });
   assert.equal(result.stdout, "ring3-test-marker abc\n");
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 test(
@@ -112,34 +103,21 @@ test("ring3 agent --stdout prints events and fires a rule from --rules, then sto
       "",
     ].join("\n"),
   );
-  const cli = join(import.meta.dirname, "..", "..", "cli", "bin", "ring3.js");
-  const child = spawn(process.execPath, [cli, "agent", "--stdout", "--no-default-rules", "--rules", rules], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const agent = await startAgentProcess(["--stdout", "--no-default-rules", "--rules", rules]);
   try {
-    await waitFor("the agent to run", () => (stderr.includes("running (pid") ? true : undefined), 15000);
     runMarker();
     const alert = await waitFor("the alert", () =>
-      stdout
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((line) => line.alert === true && (line.event as Event).fields.CommandLine === MARKER_COMMAND),
+      agent.lines().find((line) => line.alert === true && (line.event as Event).fields.CommandLine === MARKER_COMMAND),
     );
     assert.equal((alert.rule as { title: string }).title, "ring3 agent test marker");
     assert.ok((alert.ancestry as { pid: number }[]).some((p) => p.pid === process.pid));
-    assert.ok(stdout.includes('"category":"process_creation"'));
-    assert.ok(stdout.includes('"service":"auditd"'));
+    assert.ok(agent.stdout().includes('"category":"process_creation"'));
+    assert.ok(agent.stdout().includes('"service":"auditd"'));
   } finally {
-    child.kill("SIGTERM");
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await agent.stop(), 0, agent.stderr());
     rmSync(rules, { recursive: true, force: true });
   }
+  const stderr = agent.stderr();
   assert.match(stderr, /audit: stopped: .*audit state restored/);
   assert.match(stderr, /process-connector: stopped/);
   assert.deepEqual(await snapshot(), before);

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Event, EventFields } from "@ring3/schema";
 import type { NormaliseContext } from "../../normalise.ts";
+import { linuxEvent } from "../../normalise.ts";
 import type { KernelInventoryChange, KernelModuleEntry } from "./parse.ts";
 import { decodeTaint, parseProcModules } from "./parse.ts";
 
@@ -31,13 +32,7 @@ export async function readKernelSnapshot(proc = "/proc"): Promise<KernelSnapshot
 type Ctx = Pick<NormaliseContext, "host" | "nextId">;
 
 function inventoryEvent(ctx: Ctx, fields: EventFields): Event {
-  return {
-    id: ctx.nextId(),
-    time: new Date().toISOString(),
-    host: ctx.host,
-    logsource: { product: "linux", service: INVENTORY_SERVICE },
-    fields,
-  };
+  return linuxEvent(ctx, { service: INVENTORY_SERVICE }, new Date().toISOString(), fields);
 }
 
 function moduleFields(module: KernelModuleEntry): EventFields {

@@ -14,7 +14,7 @@ import { defaultAttackCatalogPath, loadAttackCatalog, TAGS_ONLY_CATALOG } from "
 import { hunt } from "../src/hunt/hunter.ts";
 import type { InputFile } from "../src/hunt/input-files.ts";
 import { discoverInputs } from "../src/hunt/input-files.ts";
-import { loadHuntRules } from "../src/hunt/rule-loading.ts";
+import { loadRuleFiles } from "../src/rule-loading.ts";
 import { loadWindowsLogsourceMap } from "../src/windows-logsources.ts";
 
 const PASSES = 5;
@@ -27,7 +27,7 @@ if (data === undefined) {
 
 const loadStarted = performance.now();
 const CORPUS = ["rules", "rules-threat-hunting", "rules-emerging-threats", "rules-compliance", "rules-placeholder"];
-const rules = await loadHuntRules(
+const rules = await loadRuleFiles(
   CORPUS.map((d) => join(data, "sigma", d)),
   false,
   undefined,

@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { EvtxReader, formatEvtxDiagnostic } from "@ring3/evtx";
-import { parseConcatenatedJson } from "./json-records.ts";
+import { readJsonStream } from "./json-stream.ts";
 
 /**
  * Records of one sample file as `evtx_dump -o json`-shaped objects, with any problem reading them: the EVTX
@@ -18,8 +17,11 @@ export async function readSampleRecords(
       for await (const record of reader) records.push(record.event);
       return { records, problems };
     }
-    const parsed = parseConcatenatedJson(await readFile(path, "utf8"));
-    return { records: parsed.values, problems: parsed.errors.map((e) => `${path}: ${e}`) };
+    const records: unknown[] = [];
+    for await (const item of readJsonStream(path, (line, message) => problems.push(`${path}:${line}: ${message}`))) {
+      records.push(item.value);
+    }
+    return { records, problems };
   } catch (error) {
     return {
       records: [],

@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { after, test } from "node:test";
 import { SHARED_DATA_MISSING, sharedDataDir } from "@ring3/testkit";
 import { loadAttackCatalog, ruleTactics, TAGS_ONLY_CATALOG } from "../src/attack.ts";
-import { readJsonStream } from "../src/hunt/json-stream.ts";
+import { readJsonStream } from "../src/json-stream.ts";
 import { progressLine } from "../src/hunt/progress.ts";
 import { oneLine, shorten } from "../src/hunt/text.ts";
 import { inRange, parseTimeBound } from "../src/hunt/time-range.ts";

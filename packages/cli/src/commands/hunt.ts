@@ -16,7 +16,7 @@ import type { Format } from "../hunt/output.ts";
 import { FORMATS, writeDetections } from "../hunt/output.ts";
 import { progressLine } from "../hunt/progress.ts";
 import { summaryLines } from "../hunt/summary.ts";
-import { loadHuntRules } from "../hunt/rule-loading.ts";
+import { loadRuleFiles } from "../rule-loading.ts";
 import { parseTimeBound } from "../hunt/time-range.ts";
 import { loadWindowsLogsourceMap } from "../windows-logsources.ts";
 
@@ -106,7 +106,7 @@ async function run({ values, positionals, format, minLevel, range }: Parsed, io:
 
   const rulePaths = values.rules?.map((p) => resolve(io.cwd, p)) ?? [SHIPPED_RULES];
   const loadStarted = performance.now();
-  const rules = await loadHuntRules(rulePaths, values.rules === undefined, pathOption(io, values.placeholders));
+  const rules = await loadRuleFiles(rulePaths, values.rules === undefined, pathOption(io, values.placeholders));
   if (typeof rules === "string") return fail(rules);
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   reportRuleDiagnostics(rules, io);

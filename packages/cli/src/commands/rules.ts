@@ -1,12 +1,11 @@
 import { parseArgs } from "node:util";
 import type { Diagnostic, LoadResult } from "@ring3/detection";
-import { formatDiagnostic, loadRules } from "@ring3/detection";
+import { formatDiagnostic } from "@ring3/detection";
 import type { CliCommand, CliIo } from "../cli-io.ts";
 import { ExitCode } from "../cli-io.ts";
-import { readPlaceholders } from "../placeholders.ts";
 import type { RegressionOutcome } from "../regression.ts";
 import { runRegressionTests } from "../regression.ts";
-import { readRuleSources } from "../rule-files.ts";
+import { loadRuleFiles } from "../rule-loading.ts";
 import { loadWindowsLogsourceMap } from "../windows-logsources.ts";
 
 const USAGE = `Usage:
@@ -35,13 +34,10 @@ function parse(args: readonly string[], allowed: readonly (keyof typeof OPTIONS)
 }
 
 async function load(common: Common, io: CliIo): Promise<LoadResult | undefined> {
-  try {
-    const sources = await readRuleSources(common.paths);
-    return loadRules(sources, { placeholders: await readPlaceholders(common.placeholders) });
-  } catch (error) {
-    io.stderr.write(`ring3 rules: ${error instanceof Error ? error.message : String(error)}\n`);
-    return undefined;
-  }
+  const result = await loadRuleFiles(common.paths, false, common.placeholders);
+  if (typeof result !== "string") return result;
+  io.stderr.write(`ring3 rules: ${result}\n`);
+  return undefined;
 }
 
 function byCode(diagnostics: readonly Diagnostic[]): Map<string, Diagnostic[]> {

@@ -3,7 +3,7 @@ import { windowsRecordToEvent } from "@ring3/detection";
 import { EvtxReader, formatEvtxDiagnostic } from "@ring3/evtx";
 import type { Event, EventFields } from "@ring3/schema";
 import type { InputFile } from "./input-files.ts";
-import { readJsonStream } from "./json-stream.ts";
+import { readJsonStream } from "../json-stream.ts";
 
 /** Where an event came from: the input file as named, and its EVTX record id or its JSON line. */
 export type EventSource = { readonly file: string; readonly record: number | null; readonly line: number | null };

@@ -6,8 +6,8 @@ export type JsonItem = { readonly value: unknown; readonly line: number };
 /**
  * The values of a JSON stream as `evtx_dump -o json` (objects one after another), JSONL (one per line) or a
  * top-level array (each element) write them, read incrementally: an export of millions of events is never held
- * whole. Same splitting as `parseConcatenatedJson` (brace depth outside strings), plus array elements and line
- * numbers. A value that does not parse is reported to `onError` and skipped; the ones after it still come.
+ * whole. Values are split by brace depth outside strings; array elements and line numbers
+ * come along. A value that does not parse is reported to `onError` and skipped; the ones after it still come.
  */
 export async function* readJsonStream(
   path: string,

@@ -1,13 +1,13 @@
 import type { LoadResult } from "@ring3/detection";
 import { loadRules } from "@ring3/detection";
-import { readPlaceholders } from "../placeholders.ts";
-import { collectRuleFiles, readRuleSources } from "../rule-files.ts";
+import { readPlaceholders } from "./placeholders.ts";
+import { collectRuleFiles, readRuleSources } from "./rule-files.ts";
 
 /**
- * The hunt's rules, or why there are none to run. `shipped`: the paths are ring3's own content/rules, named
- * as such when missing, since the user did not write them.
+ * Rules from files and directories (with `--placeholders` values), or why there are none to run. `shipped`:
+ * the paths are ring3's own content/rules, named as such when missing, since the user did not write them.
  */
-export async function loadHuntRules(
+export async function loadRuleFiles(
   paths: readonly string[],
   shipped: boolean,
   placeholders: string | undefined,

@@ -150,6 +150,9 @@ function ownOutputFiles(): string[] {
  * rules are installed (argv, exe, cwd, auid exactly as the kernel saw them), else from the connector's exec
  * plus a /proc read (racy for short-lived processes), else from polling /proc.
  */
+/** How long a file event of a not-yet-known process waits for the connector's fork notification. */
+const UNKNOWN_PROCESS_WAIT_MS = 50;
+
 export class LinuxAgent {
   readonly tree = new ProcessTree();
   private readonly options: LinuxAgentOptions;
@@ -543,56 +546,74 @@ export class LinuxAgent {
    * Makes sure the tree knows `pid` and its ancestors before an event about it is normalised: fanotify and
    * audit can deliver a process's file or network activity before the connector's fork notification for it.
    */
-  private ensureKnown(pid: number): void {
+  private ensureKnown(pid: number): boolean {
     let current = pid;
     for (let depth = 0; depth < 16 && current > 1 && this.tree.get(current) === undefined; depth += 1) {
       const snapshot = readProcessSync(current, this.bootTime);
-      if (snapshot === undefined) return;
+      if (snapshot === undefined) break;
       this.addSnapshot(snapshot, false);
       current = snapshot.ppid;
     }
+    return this.tree.get(pid) !== undefined;
   }
 
-  private onFanotify(events: readonly FanotifyEvent[]): void {
+  /**
+   * File events of a process the tree does not know and /proc no longer shows (it wrote and exited before the
+   * connector's fork notification was read) wait once, briefly, for that notification, so the event still
+   * carries the writer's image and ancestry. Then they go out whatever the tree knows.
+   */
+  private onFanotify(events: readonly FanotifyEvent[], retry = false): void {
     const time = new Date().toISOString();
+    const waiting: FanotifyEvent[] = [];
     for (const event of events) {
       // The agent's own file activity (rules loading, hashing) is not what it watches for.
       if (event.pid === process.pid || event.pid <= 0) continue;
-      this.ensureKnown(event.pid);
-      const { path, sourcePath } = fanotifyPaths(event);
-      const raw = {
-        source: "fanotify",
-        mask: fanotifyMaskNames(event.mask),
-        directory: (event.mask & FAN_ONDIR) !== 0,
-      };
-      if ((event.mask & FAN_RENAME) !== 0) {
-        if (path === undefined || sourcePath === undefined) continue;
-        if (!this.paths.accepts(path) && !this.paths.accepts(sourcePath)) continue;
-        this.emit(fileEvent(this.ctx, "file_rename", event.pid, time, { target: path, source: sourcePath }, raw));
-        continue;
+      if (!this.ensureKnown(event.pid) && !retry) waiting.push(event);
+      else this.onFileEvent(event, time);
+    }
+    if (waiting.length > 0 && !this.stopping) {
+      const timer = setTimeout(() => {
+        this.timers = this.timers.filter((t) => t !== timer);
+        this.onFanotify(waiting, true);
+      }, UNKNOWN_PROCESS_WAIT_MS);
+      this.timers.push(timer);
+    }
+  }
+
+  private onFileEvent(event: FanotifyEvent, time: string): void {
+    const { path, sourcePath } = fanotifyPaths(event);
+    const raw = {
+      source: "fanotify",
+      mask: fanotifyMaskNames(event.mask),
+      directory: (event.mask & FAN_ONDIR) !== 0,
+    };
+    if ((event.mask & FAN_RENAME) !== 0) {
+      if (path === undefined || sourcePath === undefined) return;
+      if (!this.paths.accepts(path) && !this.paths.accepts(sourcePath)) return;
+      this.emit(fileEvent(this.ctx, "file_rename", event.pid, time, { target: path, source: sourcePath }, raw));
+      return;
+    }
+    if (path === undefined || !this.paths.accepts(path)) return;
+    // `>/dev/null` and every child started with ignored stdio close a write-opened /dev/null: no file was
+    // written, and at exec-storm rates these events cost more than the execs themselves.
+    if ((event.mask & (FAN_CREATE | FAN_DELETE)) === 0 && WRITE_SINK_DEVICES.has(path)) return;
+    const key = `${event.pid}:${path}`;
+    // The kernel merges queued events for one name and pid (fanotify_should_merge), so one event can be
+    // CREATE|CLOSE_WRITE or even CREATE|DELETE: each bit is handled, in the order they must have happened.
+    if ((event.mask & FAN_CREATE) !== 0) {
+      // A close already merged into the create has nothing left to fold.
+      if ((event.mask & (FAN_ONDIR | FAN_CLOSE_WRITE)) === 0) {
+        this.recentCreates.add(key);
+        if (this.recentCreates.size > MAX_RECENT_CREATES)
+          this.recentCreates.delete(this.recentCreates.values().next().value!);
       }
-      if (path === undefined || !this.paths.accepts(path)) continue;
-      // `>/dev/null` and every child started with ignored stdio close a write-opened /dev/null: no file was
-      // written, and at exec-storm rates these events cost more than the execs themselves.
-      if ((event.mask & (FAN_CREATE | FAN_DELETE)) === 0 && WRITE_SINK_DEVICES.has(path)) continue;
-      const key = `${event.pid}:${path}`;
-      // The kernel merges queued events for one name and pid (fanotify_should_merge), so one event can be
-      // CREATE|CLOSE_WRITE or even CREATE|DELETE: each bit is handled, in the order they must have happened.
-      if ((event.mask & FAN_CREATE) !== 0) {
-        // A close already merged into the create has nothing left to fold.
-        if ((event.mask & (FAN_ONDIR | FAN_CLOSE_WRITE)) === 0) {
-          this.recentCreates.add(key);
-          if (this.recentCreates.size > MAX_RECENT_CREATES)
-            this.recentCreates.delete(this.recentCreates.values().next().value!);
-        }
-        this.emit(fileEvent(this.ctx, "file_event", event.pid, time, { target: path }, raw));
-      } else if ((event.mask & FAN_CLOSE_WRITE) !== 0 && !this.recentCreates.delete(key)) {
-        this.emitWrite(event.pid, time, path, raw);
-      }
-      if ((event.mask & FAN_DELETE) !== 0) {
-        this.recentCreates.delete(key);
-        this.emit(fileEvent(this.ctx, "file_delete", event.pid, time, { target: path }, raw));
-      }
+      this.emit(fileEvent(this.ctx, "file_event", event.pid, time, { target: path }, raw));
+    } else if ((event.mask & FAN_CLOSE_WRITE) !== 0 && !this.recentCreates.delete(key)) {
+      this.emitWrite(event.pid, time, path, raw);
+    }
+    if ((event.mask & FAN_DELETE) !== 0) {
+      this.recentCreates.delete(key);
+      this.emit(fileEvent(this.ctx, "file_delete", event.pid, time, { target: path }, raw));
     }
   }
 

@@ -6,6 +6,18 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "conditions": [["OS!='linux'", {"sources!": ["native/ring3_sockets.c"]}]]
+    },
+    {
+      "target_name": "ring3_response",
+      "sources": ["native/ring3_response.c", "native/ring3_exec_guard.c", "native/ring3_sha256.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "conditions": [
+        [
+          "OS!='linux'",
+          {"sources!": ["native/ring3_response.c", "native/ring3_exec_guard.c", "native/ring3_sha256.c"]}
+        ]
+      ]
     }
   ]
 }

@@ -22,6 +22,22 @@ export type AgentConfig = Required<
   >
 > & {
   readonly rules: readonly string[];
+  /** The management server (`https://host:8443`); absent: the agent runs alone. */
+  readonly server?: string;
+  /** Enrollment token, used once: the credential it buys is kept in `stateDir`. */
+  readonly enrollToken?: string;
+  /** PEM file of the server's CA, pinned at enrollment. */
+  readonly ca?: string;
+  /** Credential, pinned CA and spool (default /var/lib/ring3 as root, else ~/.local/state/ring3). */
+  readonly stateDir?: string;
+  /** Upper bound of the on-disk spool of events waiting for the server. */
+  readonly spoolMaxBytes: number;
+  /** Rules' `ring3_response` playbooks run on their alerts; off until an admin turns it on. */
+  readonly automaticResponse: boolean;
+  /** Groups this host belongs to: a playbook step with `host_groups` runs only on hosts in one of them. */
+  readonly hostGroups: readonly string[];
+  /** host:port endpoints every isolation keeps open (the management server, a jump host). */
+  readonly isolationAllow: readonly string[];
 };
 
 /**
@@ -39,10 +55,15 @@ export const AGENT_CONFIG_DEFAULTS: AgentConfig = {
   // journald rewrites its files continuously; their events would drown everything else.
   fileExclude: ["/var/log/journal"],
   sockDiag: true,
-  sockDiagIntervalMs: 30_000,
+  // Listeners and the connections of processes audit does not see; audit and destroy notifications are live.
+  sockDiagIntervalMs: 60_000,
   healthIntervalMs: 10_000,
   kernelInventoryIntervalMs: 60_000,
   rules: [],
+  spoolMaxBytes: 256 * 1024 * 1024,
+  automaticResponse: false,
+  hostGroups: [],
+  isolationAllow: [],
 };
 
 const CONFIG_KEYS = {
@@ -59,6 +80,14 @@ const CONFIG_KEYS = {
   fileExclude: "string[]",
   watchedPaths: "string[]",
   rules: "string[]",
+  server: "string",
+  enrollToken: "string",
+  ca: "string",
+  stateDir: "string",
+  spoolMaxBytes: "number",
+  automaticResponse: "boolean",
+  hostGroups: "string[]",
+  isolationAllow: "string[]",
 } as const satisfies Record<keyof AgentConfig, string>;
 
 /** A config file's text, checked key by key: a typo must not silently turn a sensor back on. */

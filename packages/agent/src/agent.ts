@@ -1,13 +1,17 @@
 import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Event } from "@ring3/schema";
+import type { ConnectionEnd, Endpoint, ResolvedConnection } from "./connection-tracker.ts";
+import { ConnectionTracker, sameIp } from "./connection-tracker.ts";
 import { HashCache } from "./hash-cache.ts";
 import type { SocketsAddon } from "./native.ts";
 import { loadSocketsAddon } from "./native.ts";
 import type { NormaliseContext } from "./normalise.ts";
+import type { ConnectionDetails, KnownProcess } from "./normalise.ts";
 import {
   UserNameResolver,
   auditEventToSigma,
+  connectionClosedEvent,
   fileEvent,
   networkConnectionEvent,
   processCreationEvent,
@@ -18,12 +22,14 @@ import type { ProcessNode } from "./process-tree.ts";
 import { ProcessTree } from "./process-tree.ts";
 import type { SensorStatusListener } from "./sensor.ts";
 import { monotonicToIso } from "./sensor.ts";
+import type { AuditNetworkCall } from "./sensors/audit/network-call.ts";
+import { auditNetworkCall } from "./sensors/audit/network-call.ts";
 import type { AuditEvent } from "./sensors/audit/parse.ts";
 import { execveArgv, syscallName } from "./sensors/audit/parse.ts";
 import { decodeSockaddr } from "./sensors/audit/sockaddr.ts";
 import type { AuditSourceStats } from "./sensors/audit/source.ts";
 import { AuditSource } from "./sensors/audit/source.ts";
-import type { FanotifyEvent } from "./sensors/fanotify/parse.ts";
+import type { FanotifyEvent, FanotifyPaths } from "./sensors/fanotify/parse.ts";
 import {
   FAN_CLOSE_WRITE,
   FAN_CREATE,
@@ -36,6 +42,8 @@ import {
 import { PathFilter } from "./sensors/fanotify/path-filter.ts";
 import type { FanotifySensorStats } from "./sensors/fanotify/source.ts";
 import { FanotifySensor } from "./sensors/fanotify/source.ts";
+import type { InetSocket } from "./sensors/sock-diag/parse.ts";
+import { PROTOCOL_NAMES } from "./sensors/sock-diag/parse.ts";
 import type { InventorySocket, SockDiagSourceStats } from "./sensors/sock-diag/source.ts";
 import { SockDiagSource } from "./sensors/sock-diag/source.ts";
 import { KernelInventoryTracker } from "./sensors/kernel-inventory/parse.ts";
@@ -50,10 +58,6 @@ import { readBootTime, readProcInventory, readProcess, readProcessSync } from ".
 /** execve or execveat, for either ABI (ring3 audits both: arch=c000003e and arch=40000003). */
 const isExec = (name: string | undefined): boolean => name === "execve" || name === "execveat";
 
-/** i386 socketcall(2) call numbers (linux/net.h SYS_CONNECT 3, SYS_ACCEPT 5, SYS_ACCEPT4 18). */
-const SOCKETCALLS: Readonly<Record<string, string>> = { "3": "connect", "5": "accept", "18": "accept4" };
-/** A non-blocking connect() returns -EINPROGRESS (-115): the connection is under way, and rules want it. */
-const EINPROGRESS_EXIT = "-115";
 const OWN_PID = String(process.pid);
 /** Character devices whose close-after-write is not a file write (block devices, e.g. a disk being wiped, still are). */
 const WRITE_SINK_DEVICES: ReadonlySet<string> = new Set([
@@ -122,6 +126,29 @@ export type LinuxAgentStats = {
   readonly fanotify: FanotifySensorStats | undefined;
   readonly sockDiag: SockDiagSourceStats | undefined;
   readonly hashes: { readonly cached: number; readonly hashed: number };
+  readonly connections: ConnectionStats;
+};
+
+/** How audit's connect/accept calls were completed with their sockets (see ConnectionTracker). */
+export type ConnectionStats = {
+  /** Local end read from the socket while the process held it. */
+  readonly fromSocket: number;
+  /** Local end taken from the socket's destroy notification (the socket was already closed). */
+  readonly fromDestroy: number;
+  /** Reported without a local end: the socket was gone and no destroy notification fitted in time. */
+  readonly unresolved: number;
+  /** ConnectionClosed events. */
+  readonly closed: number;
+  /** Connections reported and still open. */
+  readonly open: number;
+};
+
+/** What a connection's events need besides the addresses: the call and who made it. */
+type ConnectionContext = {
+  readonly time: string;
+  readonly syscall: string;
+  readonly exit: string | undefined;
+  readonly known: KnownProcess;
 };
 
 const NATIVE_SENSORS = [
@@ -152,6 +179,21 @@ function ownOutputFiles(): string[] {
  */
 /** How long a file event of a not-yet-known process waits for the connector's fork notification. */
 const UNKNOWN_PROCESS_WAIT_MS = 50;
+/** How long a process_termination waits for the audit execve of its process (see flushExits). */
+const EXIT_DELAY_MS = 200;
+
+/** An outbound connection goes from the local end to the remote one; an inbound one the other way round. */
+function connectionDetails(c: ResolvedConnection<unknown>): ConnectionDetails {
+  const [from, to] = c.initiated ? [c.local, c.remote] : [c.remote, c.local];
+  return {
+    initiated: c.initiated,
+    protocol: c.protocol,
+    sourceIp: from?.ip,
+    sourcePort: from?.port,
+    destinationIp: to?.ip,
+    destinationPort: to?.port,
+  };
+}
 
 export class LinuxAgent {
   readonly tree = new ProcessTree();
@@ -173,6 +215,16 @@ export class LinuxAgent {
   private polling = false;
   private readonly kernel = new KernelInventoryTracker();
   private reconciling = false;
+  private readonly connections = new ConnectionTracker<ConnectionContext>({
+    onConnection: (c) => this.emitConnection(c),
+    onClosed: (c, end) => this.emitConnectionClosed(c, end),
+  });
+  private connectionTimer: NodeJS.Timeout | undefined;
+  private exits: { node: ProcessNode; time: string; raw: Record<string, unknown>; atMs: number }[] = [];
+  private exitTimer: NodeJS.Timeout | undefined;
+  /** The addon when the native sensors run (root): reads the sockets behind audit's connect/accept. */
+  private addon: SocketsAddon | undefined;
+  private fromSocket = 0;
 
   constructor(options: LinuxAgentOptions) {
     this.options = options;
@@ -206,6 +258,7 @@ export class LinuxAgent {
         "not running as root: the process connector and sock_diag need CAP_NET_ADMIN, audit CAP_AUDIT_CONTROL, fanotify CAP_SYS_ADMIN; running /proc inventory only";
       for (const name of NATIVE_SENSORS) status(name, { state: "degraded", reason });
     } else {
+      this.addon = load.addon;
       // Sensors first, inventory second: a process started during the scan is then seen by one or both.
       if (this.options.connector !== false) {
         this.connector = new ProcessConnectorSource(load.addon, {
@@ -234,6 +287,9 @@ export class LinuxAgent {
         this.sockDiag = new SockDiagSource(load.addon, {
           onStatus: status,
           onNewSockets: (sockets, initial) => this.onNewSockets(sockets, initial),
+          onDestroyed: (sockets) => this.onDestroyed(sockets),
+          // Later dumps' connections are only reported when audit does not report connect/accept (onNewSockets).
+          ownersWanted: (initial) => initial || this.auditSource?.execveAudited !== true,
           ...(this.options.sockDiagIntervalMs === undefined ? {} : { intervalMs: this.options.sockDiagIntervalMs }),
         });
         if (!this.sockDiag.start()) this.sockDiag = undefined;
@@ -265,6 +321,13 @@ export class LinuxAgent {
       fanotify: this.fanotify?.stats(),
       sockDiag: this.sockDiag?.stats(),
       hashes: { cached: this.hashes.size, hashed: this.hashes.hashed },
+      connections: {
+        fromSocket: this.fromSocket,
+        fromDestroy: this.connections.paired,
+        unresolved: this.connections.unpaired,
+        closed: this.connections.closed,
+        open: this.connections.tracked,
+      },
     };
   }
 
@@ -281,6 +344,7 @@ export class LinuxAgent {
         fanotify: stats.fanotify === undefined ? undefined : { ...stats.fanotify, marked: [...stats.fanotify.marked] },
         "sock-diag": stats.sockDiag,
         hashes: stats.hashes,
+        connections: stats.connections,
       },
     };
   }
@@ -313,6 +377,11 @@ export class LinuxAgent {
     this.fanotify?.stop();
     this.sockDiag?.stop();
     await this.auditSource?.stop();
+    // Connections still waiting for their socket's destroy, and exits waiting for audit, are reported as known.
+    clearTimeout(this.connectionTimer);
+    this.connections.flush();
+    clearTimeout(this.exitTimer);
+    this.flushExits(true);
     this.options.onStatus("proc-inventory", {
       state: "stopped",
       detail: `${this.tree.size} processes tracked at stop`,
@@ -329,16 +398,19 @@ export class LinuxAgent {
    * for an image already in the cache). The event is built first, so a later exec of the same pid cannot
    * change what it says.
    */
-  private emitWithImageHash(event: Event): void {
+  private emitWithImageHash(event: Event, local: boolean): void {
     const image = event.fields.Image;
     if (typeof image !== "string") {
       this.emit(event);
       return;
     }
-    void this.hashes.sha256(image).then((sha256) => {
+    const withHash = (sha256: string | undefined): void => {
       if (sha256 !== undefined) event.fields.Hashes = `SHA256=${sha256.toUpperCase()}`;
       this.emit(event);
-    });
+    };
+    const sha256 = local ? this.hashes.sha256Local(image) : this.hashes.sha256(image);
+    if (sha256 instanceof Promise) void sha256.then(withHash);
+    else withHash(sha256);
   }
 
   /**
@@ -397,30 +469,51 @@ export class LinuxAgent {
     }
   }
 
+  /**
+   * process_termination events wait EXIT_DELAY_MS: the connector reports a short process's exit before audit
+   * has delivered its execve (kauditd is asynchronous), and the event must name the image that exited, not
+   * the parent's that the fork copied.
+   */
+  private flushExits(all = false): void {
+    const due = Date.now() - EXIT_DELAY_MS;
+    let i = 0;
+    for (; i < this.exits.length; i++) {
+      const exit = this.exits[i]!;
+      if (!all && exit.atMs > due) break;
+      this.emit(processTerminationEvent(this.ctx, exit.node, exit.time, exit.raw));
+    }
+    this.exits.splice(0, i);
+    if (this.exits.length > 0 && this.exitTimer === undefined && !this.stopping)
+      this.exitTimer = setTimeout(() => {
+        this.exitTimer = undefined;
+        this.flushExits();
+      }, EXIT_DELAY_MS);
+  }
+
   private onConnector(events: readonly ProcessConnectorEvent[]): void {
+    this.onConnectorEvents(events);
+    this.flushExits();
+  }
+
+  private onConnectorEvents(events: readonly ProcessConnectorEvent[]): void {
     for (const event of events) {
       switch (event.kind) {
         case "fork":
           // Threads are forks with child_pid != child_tgid; only new processes enter the tree.
           if (event.childPid === event.childTgid)
-            this.tree.fork(event.parentTgid, event.childTgid, monotonicToIso(event.timestampNs));
+            this.tree.fork(event.parentTgid, event.childTgid, monotonicToIso(event.timestampMs));
           break;
         case "exec":
           if (this.auditSource?.execveAudited !== true)
-            void this.execFromProc(event.tgid, monotonicToIso(event.timestampNs));
+            void this.execFromProc(event.tgid, monotonicToIso(event.timestampMs));
           break;
         case "exit":
           if (event.pid === event.tgid) {
-            const time = monotonicToIso(event.timestampNs);
+            const time = monotonicToIso(event.timestampMs);
             const node = this.tree.exit(event.tgid, time);
             if (node !== undefined) {
-              this.emit(
-                processTerminationEvent(this.ctx, node, time, {
-                  source: "process-connector",
-                  exitCode: event.exitCode,
-                  exitSignal: event.exitSignal,
-                }),
-              );
+              const raw = { source: "process-connector", exitCode: event.exitCode, exitSignal: event.exitSignal };
+              this.exits.push({ node, time, raw, atMs: Date.now() });
             }
           }
           break;
@@ -460,52 +553,150 @@ export class LinuxAgent {
     );
     this.emitWithImageHash(
       processCreationEvent(this.ctx, node, time, { source: "process-connector", procRead: p !== undefined }),
+      false,
     );
   }
 
   private onAudit(events: readonly AuditEvent[]): void {
-    for (const event of events) {
+    // A process can close a socket and get its fd number again for the next connection before this batch
+    // is read (a storm of short connections): only the batch's last call on a pid's fd may read the socket.
+    const calls = events.map(auditNetworkCall);
+    const lastOnFd = new Map<string, number>();
+    calls.forEach((call, i) => {
+      if (call?.fd !== undefined) lastOnFd.set(`${call.pid}:${call.fd}`, i);
+    });
+    events.forEach((event, i) => {
       const sigma = auditEventToSigma(this.ctx, event);
       // The agent's own audit changes (stale rules removed at start, settings put back at stop) are not
       // tampering: self-protection rules filter on this field.
       if (sigma.fields.pid === OWN_PID) sigma.fields.ring3_self = "true";
       this.emit(sigma);
-      const node = this.execFromAudit(event);
-      if (node !== undefined) this.emitWithImageHash(processCreationEvent(this.ctx, node, sigma.time, sigma.raw));
-      else this.connectionFromAudit(event, sigma.time);
-    }
+      const node = this.execFromAudit(event, sigma.time);
+      // The audit lines are the auditd event's raw; the process_creation names that event instead of
+      // carrying a second copy of them.
+      if (node !== undefined)
+        this.emitWithImageHash(
+          processCreationEvent(this.ctx, node, sigma.time, { source: "audit", auditEvent: sigma.id }),
+          this.onMarkedFilesystem(event),
+        );
+      const call = calls[i];
+      if (call !== undefined) {
+        const own = call.fd !== undefined && lastOnFd.get(`${call.pid}:${call.fd}`) === i;
+        this.connectionFromAudit(call, event.time * 1000, sigma.time, own);
+      }
+    });
+    this.scheduleConnectionExpiry();
   }
 
   /**
-   * connect/accept with a SOCKADDR record → network_connection. connect's sockaddr is the destination;
-   * accept's is the peer, so an inbound connection has the remote end as Source (as Sysmon reports it). An
-   * accept called with a NULL address (libuv does) has no SOCKADDR record and gives no event here.
+   * A connect/accept → network_connection, with the local end and protocol read from the socket itself when
+   * the process still holds it (`readSocket`), which is what a connection that carries any traffic does by the
+   * time its audit record is read. A socket already closed (a probe, a storm of short connections) is
+   * completed from its sock_diag destroy notification instead (ConnectionTracker). connect's sockaddr is the
+   * destination; accept's is the peer, so an inbound connection has the remote end as Source (as Sysmon
+   * reports it).
    */
-  private connectionFromAudit(event: AuditEvent, time: string): void {
-    const syscall = event.records.find((r) => r.type === 1300);
-    const saddr = event.records.find((r) => r.type === 1306)?.fields.saddr;
-    if (syscall === undefined || saddr === undefined) return;
-    let name = syscallName(syscall.fields.arch, syscall.fields.syscall);
-    if (name === "socketcall") name = SOCKETCALLS[String(Number.parseInt(syscall.fields.a0 ?? "", 16))];
-    const connect = name === "connect";
-    if (!connect && name !== "accept" && name !== "accept4") return;
-    if (syscall.fields.success !== "yes" && !(connect && syscall.fields.exit === EINPROGRESS_EXIT)) return;
-    const address = decodeSockaddr(saddr);
-    if (address === undefined || (address.family !== "inet" && address.family !== "inet6")) return;
-    const pid = Number(syscall.fields.pid);
-    if (!Number.isInteger(pid)) return;
-    this.ensureKnown(pid);
-    const remote = { ip: address.ip, port: address.port };
+  private connectionFromAudit(call: AuditNetworkCall, timeMs: number, time: string, readSocket: boolean): void {
+    this.ensureKnown(call.pid);
+    const socket = readSocket && call.fd !== undefined ? this.readSocket(call.pid, call.fd, call.remote) : undefined;
+    if (socket !== undefined) this.fromSocket += 1;
+    const listener =
+      socket === undefined && call.listenerFd !== undefined
+        ? this.readSocket(call.pid, call.listenerFd, undefined)?.local
+        : undefined;
+    this.connections.attempt(
+      {
+        pid: call.pid,
+        timeMs,
+        initiated: call.name === "connect",
+        protocol: socket?.protocol,
+        local: socket?.local,
+        remote: call.remote ?? socket?.remote,
+        listener,
+        cookie: socket?.cookie,
+        context: { time, syscall: call.name, exit: call.exit, known: { image: call.exe, uid: call.uid } },
+      },
+      Date.now(),
+    );
+  }
+
+  /**
+   * The IP socket behind a pid's fd: its local end, peer, protocol and cookie. A socket whose peer is not
+   * `remote` is another connection that took over the fd number (the call's own socket was closed), and
+   * counts as gone. A TCP socket still in SYN_SENT has no peer yet and is taken as the call's.
+   */
+  private readSocket(
+    pid: number,
+    fd: number,
+    remote: Endpoint | undefined,
+  ): { local: Endpoint; remote: Endpoint | undefined; protocol: string; cookie: string } | undefined {
+    const info = this.addon?.socketInfo(pid, fd);
+    if (info === undefined || typeof info === "number") return undefined;
+    const protocol = PROTOCOL_NAMES[info.protocol];
+    const local = decodeSockaddr(info.local);
+    if (protocol === undefined || local === undefined || (local.family !== "inet" && local.family !== "inet6"))
+      return undefined;
+    const peer = info.peer === "" ? undefined : decodeSockaddr(info.peer);
+    const peerEnd = peer?.family === "inet" || peer?.family === "inet6" ? { ip: peer.ip, port: peer.port } : undefined;
+    if (
+      remote !== undefined &&
+      peerEnd !== undefined &&
+      (peerEnd.port !== remote.port || !sameIp(peerEnd.ip, remote.ip))
+    )
+      return undefined;
+    return { local: { ip: local.ip, port: local.port }, remote: peerEnd, protocol, cookie: info.cookie };
+  }
+
+  private onDestroyed(sockets: readonly InetSocket[]): void {
+    const now = Date.now();
+    for (const socket of sockets) this.connections.destroyed(socket, now);
+    this.scheduleConnectionExpiry();
+  }
+
+  /** One timer for the oldest connection still waiting for its socket's destroy notification. */
+  private scheduleConnectionExpiry(): void {
+    const deadline = this.connections.nextDeadline;
+    if (deadline === undefined || this.connectionTimer !== undefined || this.stopping) return;
+    // The expiry runs in the check phase, after the poll phase has delivered what the sockets queued: a busy
+    // host can delay the loop past the deadline with the awaited destroy notification already read.
+    this.connectionTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          this.connectionTimer = undefined;
+          this.connections.expire(Date.now());
+          this.scheduleConnectionExpiry();
+        }),
+      Math.max(1, deadline - Date.now()),
+    );
+  }
+
+  private emitConnection(c: ResolvedConnection<ConnectionContext>): void {
+    const raw: Record<string, unknown> = {
+      source: "audit",
+      syscall: c.context.syscall,
+      exit: c.context.exit ?? null,
+      localFrom: c.localFrom,
+    };
+    if (c.cookie !== undefined) raw.cookie = c.cookie;
+    this.emit(networkConnectionEvent(this.ctx, c.pid, c.context.time, connectionDetails(c), raw, c.context.known));
+  }
+
+  private emitConnectionClosed(c: ResolvedConnection<ConnectionContext>, end: ConnectionEnd): void {
+    const info = end.socket.tcpInfo;
     this.emit(
-      networkConnectionEvent(
+      connectionClosedEvent(
         this.ctx,
-        pid,
-        time,
-        connect
-          ? { initiated: true, destinationIp: remote.ip, destinationPort: remote.port }
-          : { initiated: false, sourceIp: remote.ip, sourcePort: remote.port },
-        { source: "audit", syscall: name, exit: syscall.fields.exit ?? null },
-        { image: syscall.fields.exe, uid: syscall.fields.uid === undefined ? undefined : Number(syscall.fields.uid) },
+        c.pid,
+        new Date(end.timeMs).toISOString(),
+        {
+          ...connectionDetails(c),
+          startTime: c.context.time,
+          durationMs: Math.max(0, Math.round(end.timeMs - c.timeMs)),
+          bytesSent: info?.bytesSent,
+          bytesReceived: info?.bytesReceived,
+        },
+        { source: "sock-diag-destroy", cookie: end.socket.cookie, state: end.socket.state },
+        c.context.known,
       ),
     );
   }
@@ -517,9 +708,11 @@ export class LinuxAgent {
   private onNewSockets(sockets: readonly InventorySocket[], initial: boolean): void {
     // ring3's audit rules are installed together: execve audited means connect/accept are too.
     if (!initial && this.auditSource?.execveAudited === true) return;
+    // One set per dump: a host with thousands of connections made a scan per socket quadratic.
+    const listening = this.sockDiag?.listeningPorts() ?? new Set<number>();
     for (const s of sockets) {
       if (s.state !== "ESTABLISHED" || s.pid === undefined || s.pid === process.pid) continue;
-      const inbound = this.sockDiag?.listenerOn(s.sourcePort) !== undefined;
+      const inbound = listening.has(s.sourcePort);
       const local = { ip: s.sourceIp, port: s.sourcePort };
       const remote = { ip: s.destinationIp, port: s.destinationPort };
       const [from, to] = inbound ? [remote, local] : [local, remote];
@@ -568,8 +761,10 @@ export class LinuxAgent {
     for (const event of events) {
       // The agent's own file activity (rules loading, hashing) is not what it watches for.
       if (event.pid === process.pid || event.pid <= 0) continue;
+      const paths = this.wantedPaths(event);
+      if (paths === undefined) continue;
       if (!this.ensureKnown(event.pid) && !retry) waiting.push(event);
-      else this.onFileEvent(event, time);
+      else this.onFileEvent(event, paths, time);
     }
     if (waiting.length > 0 && !this.stopping) {
       const timer = setTimeout(() => {
@@ -580,24 +775,38 @@ export class LinuxAgent {
     }
   }
 
-  private onFileEvent(event: FanotifyEvent, time: string): void {
-    const { path, sourcePath } = fanotifyPaths(event);
+  /**
+   * The event's paths when the filters let it through, checked before anything else is done for it (the
+   * writer's /proc entry is read only for events that are reported).
+   */
+  private wantedPaths(event: FanotifyEvent): FanotifyPaths | undefined {
+    const paths = fanotifyPaths(event);
+    const { path, sourcePath } = paths;
+    if ((event.mask & FAN_RENAME) !== 0)
+      return path !== undefined &&
+        sourcePath !== undefined &&
+        (this.paths.accepts(path) || this.paths.accepts(sourcePath))
+        ? paths
+        : undefined;
+    if (path === undefined || !this.paths.accepts(path)) return undefined;
+    // `>/dev/null` and every child started with ignored stdio close a write-opened /dev/null: no file was
+    // written, and at exec-storm rates these events cost more than the execs themselves.
+    if ((event.mask & (FAN_CREATE | FAN_DELETE)) === 0 && WRITE_SINK_DEVICES.has(path)) return undefined;
+    return paths;
+  }
+
+  private onFileEvent(event: FanotifyEvent, { path, sourcePath }: FanotifyPaths, time: string): void {
     const raw = {
       source: "fanotify",
       mask: fanotifyMaskNames(event.mask),
       directory: (event.mask & FAN_ONDIR) !== 0,
     };
     if ((event.mask & FAN_RENAME) !== 0) {
-      if (path === undefined || sourcePath === undefined) return;
-      if (!this.paths.accepts(path) && !this.paths.accepts(sourcePath)) return;
-      this.emit(fileEvent(this.ctx, "file_rename", event.pid, time, { target: path, source: sourcePath }, raw));
+      this.emit(fileEvent(this.ctx, "file_rename", event.pid, time, { target: path!, source: sourcePath }, raw));
       return;
     }
-    if (path === undefined || !this.paths.accepts(path)) return;
-    // `>/dev/null` and every child started with ignored stdio close a write-opened /dev/null: no file was
-    // written, and at exec-storm rates these events cost more than the execs themselves.
-    if ((event.mask & (FAN_CREATE | FAN_DELETE)) === 0 && WRITE_SINK_DEVICES.has(path)) return;
-    const key = `${event.pid}:${path}`;
+    const target = path!;
+    const key = `${event.pid}:${target}`;
     // The kernel merges queued events for one name and pid (fanotify_should_merge), so one event can be
     // CREATE|CLOSE_WRITE or even CREATE|DELETE: each bit is handled, in the order they must have happened.
     if ((event.mask & FAN_CREATE) !== 0) {
@@ -607,25 +816,42 @@ export class LinuxAgent {
         if (this.recentCreates.size > MAX_RECENT_CREATES)
           this.recentCreates.delete(this.recentCreates.values().next().value!);
       }
-      this.emit(fileEvent(this.ctx, "file_event", event.pid, time, { target: path }, raw));
+      this.emit(fileEvent(this.ctx, "file_event", event.pid, time, { target }, raw));
     } else if ((event.mask & FAN_CLOSE_WRITE) !== 0 && !this.recentCreates.delete(key)) {
-      this.emitWrite(event.pid, time, path, raw);
+      this.emitWrite(event.pid, time, target, raw);
     }
     if ((event.mask & FAN_DELETE) !== 0) {
       this.recentCreates.delete(key);
-      this.emit(fileEvent(this.ctx, "file_delete", event.pid, time, { target: path }, raw));
+      this.emit(fileEvent(this.ctx, "file_delete", event.pid, time, { target }, raw));
     }
   }
 
-  /** An existing file was written: hash what it now holds (lazily, off the event path), then report it. */
+  /**
+   * An existing file was written: hash what it now holds, then report it. fanotify only reports files on the
+   * filesystems it marked, which are local.
+   */
   private emitWrite(pid: number, time: string, path: string, raw: Record<string, unknown>): void {
-    void this.hashes.sha256(path).then((sha256) => {
+    const withHash = (sha256: string | undefined): void => {
       const hashes = sha256 === undefined ? undefined : `SHA256=${sha256.toUpperCase()}`;
       this.emit(fileEvent(this.ctx, "file_event", pid, time, { target: path, hashes }, raw));
-    });
+    };
+    const sha256 = this.hashes.sha256Local(path);
+    if (sha256 instanceof Promise) void sha256.then(withHash);
+    else withHash(sha256);
   }
 
-  private execFromAudit(event: AuditEvent): ProcessNode | undefined {
+  /**
+   * Whether an execve's image is on a filesystem the fanotify sensor marked (local: its stat cannot hang),
+   * from the PATH record of the executable, whose dev= is major:minor in hex (audit_log_name: "%02x:%02x").
+   */
+  private onMarkedFilesystem(event: AuditEvent): boolean {
+    const dev = event.records.find((r) => r.type === 1302 && r.fields.item === "0")?.fields.dev;
+    const match = dev === undefined ? null : /^([0-9a-f]+):([0-9a-f]+)$/.exec(dev);
+    if (match === null || this.fanotify === undefined) return false;
+    return this.fanotify.marks(`${Number.parseInt(match[1]!, 16)}:${Number.parseInt(match[2]!, 16)}`);
+  }
+
+  private execFromAudit(event: AuditEvent, time: string): ProcessNode | undefined {
     const syscall = event.records.find((r) => r.type === 1300);
     if (
       syscall === undefined ||
@@ -639,7 +865,7 @@ export class LinuxAgent {
       value === undefined || !/^\d+$/.test(value) ? undefined : Number(value);
     const pid = number(syscall.fields.pid);
     if (pid === undefined) return undefined;
-    return this.tree.exec(pid, new Date(event.time * 1000).toISOString(), {
+    return this.tree.exec(pid, time, {
       image: syscall.fields.exe,
       argv,
       commandLine: argv === undefined ? undefined : joinCommandLine(argv),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import type { BigIntStats } from "node:fs";
 import { stat } from "node:fs/promises";
 
@@ -10,13 +10,15 @@ export type HashCacheOptions = {
   readonly maxBytes?: number;
 };
 
+type Entry = { readonly promise: Promise<string | undefined>; done: boolean; value: string | undefined };
+
 /**
  * SHA-256 of files, computed only when an event needs one and cached by (dev, inode, mtime, size): a file
  * rewritten in place gets a new mtime or size and is hashed again; the same binary exec'd a thousand times is
  * read once. Hashing runs concurrently per key (two events for one file share one read).
  */
 export class HashCache {
-  private readonly entries = new Map<string, Promise<string | undefined>>();
+  private readonly entries = new Map<string, Entry>();
   /** stat calls under way, by path: an exec storm of one binary shares one stat instead of one per exec. */
   private readonly statting = new Map<string, Promise<BigIntStats | undefined>>();
   private readonly maxEntries: number;
@@ -50,12 +52,38 @@ export class HashCache {
       this.statting.set(path, pending);
       void pending.finally(() => this.statting.delete(path));
     }
-    const info = await pending;
+    return this.entry(await pending, path)?.promise;
+  }
+
+  /**
+   * The same for a file on a local filesystem (one the fanotify sensor marked: no FUSE, no network), known
+   * synchronously when cached. stat(2) there is answered from the inode cache or the local disk, never by
+   * another party that could stall it, so it runs on the event path: 3 µs instead of ~25 µs through the
+   * thread pool plus a promise per event, at 500 execs/s of one binary. A miss still reads the file
+   * asynchronously and returns a promise.
+   */
+  sha256Local(path: string): string | undefined | Promise<string | undefined> {
+    let info: BigIntStats | undefined;
+    try {
+      info = statSync(path, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      return undefined;
+    }
+    const entry = this.entry(info, path);
+    return entry === undefined ? undefined : entry.done ? entry.value : entry.promise;
+  }
+
+  private entry(info: BigIntStats | undefined, path: string): Entry | undefined {
     if (info === undefined || !info.isFile() || info.size > BigInt(this.maxBytes)) return undefined;
     const key = `${info.dev}:${info.ino}:${info.mtimeNs}:${info.size}`;
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = this.read(path);
+      const created: Entry = { promise: this.read(path), done: false, value: undefined };
+      void created.promise.then((value) => {
+        created.value = value;
+        created.done = true;
+      });
+      entry = created;
       this.entries.set(key, entry);
       if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     } else {

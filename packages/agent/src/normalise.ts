@@ -87,31 +87,35 @@ export function processTerminationEvent(ctx: NormaliseContext, node: ProcessNode
  * rules say `syscall: 'execve'`.
  */
 export function auditEventToSigma(ctx: Pick<NormaliseContext, "host">, event: AuditEvent): Event {
-  const collected = new Map<string, string[]>();
+  const fields: EventFields = {};
+  // One value stays a string, a second distinct one makes a list: most keys appear in one record only.
   const add = (key: string, value: string): void => {
-    const list = collected.get(key);
-    if (list === undefined) collected.set(key, [value]);
-    else if (!list.includes(value)) list.push(value);
+    const current = fields[key];
+    if (current === undefined) fields[key] = value;
+    else if (typeof current === "string") {
+      if (current !== value) fields[key] = [current, value];
+    } else if (!(current as string[]).includes(value)) (current as string[]).push(value);
   };
+  const raw: string[] = [];
   for (const record of event.records) {
     add("type", record.typeName);
-    for (const [key, value] of Object.entries(record.fields)) add(key, value);
+    const recordFields = record.fields;
+    for (const key in recordFields) add(key, recordFields[key]!);
     if (record.type === 1300) {
-      const name = syscallName(record.fields.arch, record.fields.syscall);
+      const name = syscallName(recordFields.arch, recordFields.syscall);
       if (name !== undefined) add("syscall", name);
-      const arch = record.fields.arch === undefined ? undefined : ARCH_NAMES[record.fields.arch];
+      const arch = recordFields.arch === undefined ? undefined : ARCH_NAMES[recordFields.arch];
       if (arch !== undefined) add("ARCH", arch);
     }
+    raw.push(`type=${record.typeName} msg=${record.text}`);
   }
-  const fields: EventFields = {};
-  for (const [key, values] of collected) fields[key] = values.length === 1 ? values[0]! : values;
   return {
     id: `audit-${event.time.toFixed(3)}-${event.serial}`,
     time: new Date(Math.round(event.time * 1000)).toISOString(),
     host: ctx.host,
     logsource: { product: "linux", service: "auditd" },
     fields,
-    raw: event.records.map((r) => `type=${r.typeName} msg=${r.text}`),
+    raw,
   };
 }
 
@@ -163,6 +167,16 @@ export type ConnectionDetails = {
   readonly destinationPort?: number | undefined;
 };
 
+function connectionFields(connection: ConnectionDetails): EventFields {
+  const fields: EventFields = { Initiated: connection.initiated ? "true" : "false" };
+  setDefined(fields, "Protocol", connection.protocol);
+  setDefined(fields, "SourceIp", connection.sourceIp);
+  setDefined(fields, "SourcePort", connection.sourcePort);
+  setDefined(fields, "DestinationIp", connection.destinationIp);
+  setDefined(fields, "DestinationPort", connection.destinationPort);
+  return fields;
+}
+
 /** Sigma `network_connection`, as Sysmon for Linux fills it (Initiated is the string 'true' / 'false'). */
 export function networkConnectionEvent(
   ctx: NormaliseContext,
@@ -172,14 +186,42 @@ export function networkConnectionEvent(
   raw: Record<string, unknown>,
   known?: KnownProcess,
 ): Event {
-  const fields: EventFields = { Initiated: connection.initiated ? "true" : "false" };
-  setDefined(fields, "Protocol", connection.protocol);
-  setDefined(fields, "SourceIp", connection.sourceIp);
-  setDefined(fields, "SourcePort", connection.sourcePort);
-  setDefined(fields, "DestinationIp", connection.destinationIp);
-  setDefined(fields, "DestinationPort", connection.destinationPort);
+  const fields = connectionFields(connection);
   const ancestry = actor(ctx, pid, fields, known);
   return linuxEvent(ctx, { category: "network_connection" }, time, fields, { ...raw, ancestry });
+}
+
+/** ring3's own events about connections: not a Sigma category, so network_connection rules do not see them twice. */
+export const CONNECTION_SERVICE = "ring3-network";
+
+export type ConnectionEndDetails = ConnectionDetails & {
+  /** When the connection was made (its network_connection event's time). */
+  readonly startTime: string;
+  readonly durationMs: number;
+  readonly bytesSent?: number | undefined;
+  readonly bytesReceived?: number | undefined;
+};
+
+/**
+ * `EventType: ConnectionClosed`: a connection reported by a network_connection event ended (its socket's
+ * sock_diag destroy notification), with the same endpoints, how long it lasted and, for TCP, the bytes the
+ * socket sent and received.
+ */
+export function connectionClosedEvent(
+  ctx: NormaliseContext,
+  pid: number,
+  time: string,
+  connection: ConnectionEndDetails,
+  raw: Record<string, unknown>,
+  known?: KnownProcess,
+): Event {
+  const fields: EventFields = { EventType: "ConnectionClosed", ...connectionFields(connection) };
+  fields.StartTime = connection.startTime;
+  fields.DurationMs = connection.durationMs;
+  setDefined(fields, "BytesSent", connection.bytesSent);
+  setDefined(fields, "BytesReceived", connection.bytesReceived);
+  const ancestry = actor(ctx, pid, fields, known);
+  return linuxEvent(ctx, { service: CONNECTION_SERVICE }, time, fields, { ...raw, ancestry });
 }
 
 /** A loss counter went up: events were dropped somewhere between the kernel and the rules. */

@@ -38,6 +38,9 @@ export type ProcessTreeOptions = {
   readonly maxProcesses?: number;
 };
 
+/** Connector times (monotonic, converted) and audit times (wall clock) of one moment differ by about a ms. */
+const FORK_EXEC_SKEW_MS = 50;
+
 export class ProcessTree {
   // Map iteration order is insertion order: re-inserting on fork/exec keeps the oldest entries first.
   private readonly nodes = new Map<number, ProcessNode>();
@@ -71,8 +74,22 @@ export class ProcessTree {
     return node;
   }
 
-  /** A new process (connector fork with child_pid == child_tgid): it runs the parent's image until exec. */
+  /**
+   * A new process (connector fork with child_pid == child_tgid): it runs the parent's image until exec. The
+   * child's audit execve can be read before the connector's fork (the two arrive on separate sockets): a
+   * live entry that started at or after the fork (within FORK_EXEC_SKEW_MS of clock conversion) is that
+   * exec's, and stays; any other entry of the pid belongs to an earlier process and is replaced.
+   */
   fork(parentPid: number, childPid: number, time: string): ProcessNode {
+    const existing = this.nodes.get(childPid);
+    if (
+      existing !== undefined &&
+      existing.exitTime === undefined &&
+      Date.parse(existing.startTime) >= Date.parse(time) - FORK_EXEC_SKEW_MS
+    ) {
+      existing.ppid = parentPid;
+      return existing;
+    }
     const parent = this.nodes.get(parentPid);
     const node = this.create(childPid, parentPid, time);
     if (parent !== undefined) {

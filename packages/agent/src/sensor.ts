@@ -6,9 +6,16 @@ export type SensorStatus =
 
 export type SensorStatusListener = (sensor: string, status: SensorStatus) => void;
 
-/** Monotonic-to-wall clock conversion: connector timestamps are ktime_get_ns() (CLOCK_MONOTONIC). */
-export function monotonicToIso(monotonicNs: bigint): string {
-  const wallNowNs = BigInt(Date.now()) * 1_000_000n;
-  const monotonicNowNs = process.hrtime.bigint();
-  return new Date(Number((wallNowNs - monotonicNowNs + monotonicNs) / 1_000_000n)).toISOString();
+let offset: { readonly wallMinusMonotonicMs: number; readonly untilMs: number } | undefined;
+
+/**
+ * Monotonic-to-wall clock conversion: connector timestamps are ktime_get_ns() (CLOCK_MONOTONIC), here in ms.
+ * The offset between the clocks is measured at most once a second (three connector events per exec made it a
+ * hot path), so a wall clock step shows within a second.
+ */
+export function monotonicToIso(monotonicMs: number): string {
+  const now = Date.now();
+  if (offset === undefined || now >= offset.untilMs)
+    offset = { wallMinusMonotonicMs: now - Number(process.hrtime.bigint() / 1_000_000n), untilMs: now + 1000 };
+  return new Date(Math.floor(monotonicMs) + offset.wallMinusMonotonicMs).toISOString();
 }

@@ -138,6 +138,11 @@ test("a loopback TCP connect → network_connection with the connecting pid and 
     assert.equal(connection.fields.Image, process.execPath);
     assert.equal(connection.fields.User, "root");
     assert.equal(connection.fields.ParentProcessId, process.pid);
+    // The local end comes from the socket (still open when the record was read) or, once it is closed, from its
+    // destroy notification: either way it is the port the kernel gave the client.
+    assert.equal(connection.fields.Protocol, "tcp");
+    assert.equal(connection.fields.SourceIp, "127.0.0.1");
+    assert.equal(typeof connection.fields.SourcePort, "number");
     // The connection's close reaches sock_diag as a TCP destroy notification.
     await waitFor("TCP destroy notifications", () =>
       (agent.stats().sockDiag?.destroyed ?? 0) >= 1 ? true : undefined,
@@ -152,6 +157,101 @@ test("a loopback TCP connect → network_connection with the connecting pid and 
   }
   assert.deepEqual(await auditState(), before);
 });
+
+test(
+  "connect and accept → network_connection with Protocol and both ends; the close → ConnectionClosed with bytes",
+  { skip },
+  async () => {
+    const before = await auditState();
+    const events: Event[] = [];
+    const agent = new LinuxAgent({
+      onEvent: (event) => events.push(event),
+      onStatus: () => undefined,
+      emitInventory: false,
+      fanotify: false,
+    });
+    // Server and client are child processes: the agent (this process) is the audit daemon, and the kernel
+    // does not audit the daemon's own calls. The server answers "1234567" to anything and closes; the client
+    // holds its connection open for 300 ms (long enough for its socket to be read), then makes a connection it
+    // closes at once and a UDP "connection", and prints the local ports the kernel chose.
+    const serverCode = `const s=require("net").createServer((c)=>c.on("data",()=>c.end("1234567"))).listen(0,"127.0.0.1",()=>console.log(s.address().port)); setTimeout(()=>s.close(),5000)`;
+    const clientCode = (port: number): string =>
+      `const net=require("net"),out={};const a=net.connect(${port},"127.0.0.1",()=>{out.held=a.localPort;setTimeout(()=>a.write("hello"),300)});a.on("data",()=>{});a.on("close",()=>{const b=net.connect(${port},"127.0.0.1",()=>{out.brief=b.localPort;b.destroy()});b.on("close",()=>require("dgram").createSocket("udp4").connect(9,"127.0.0.1",function(){out.udp=this.address().port;this.close();console.log(JSON.stringify(out))}))})`;
+    try {
+      await agent.start();
+      const server = spawn(process.execPath, ["-e", serverCode], { stdio: ["ignore", "pipe", "inherit"] });
+      const port = Number(
+        await new Promise<string>((resolve) => server.stdout.once("data", (d) => resolve(String(d)))),
+      );
+      const client = spawn(process.execPath, ["-e", clientCode(port)], { stdio: ["ignore", "pipe", "inherit"] });
+      let printed = "";
+      client.stdout.on("data", (d: Buffer) => (printed += d.toString()));
+      assert.equal(await new Promise<number | null>((resolve) => client.on("exit", resolve)), 0);
+      const ports = JSON.parse(printed) as { held: number; brief: number; udp: number };
+      const outbound = (sourcePort: number): Event | undefined =>
+        events.find(
+          (e) =>
+            e.logsource.category === "network_connection" &&
+            e.fields.ProcessId === client.pid &&
+            e.fields.SourcePort === sourcePort,
+        );
+      const held = await waitFor("the held connection", () => outbound(ports.held));
+      assert.deepEqual(
+        [
+          held.fields.Initiated,
+          held.fields.Protocol,
+          held.fields.SourceIp,
+          held.fields.DestinationIp,
+          held.fields.DestinationPort,
+        ],
+        ["true", "tcp", "127.0.0.1", "127.0.0.1", port],
+      );
+      assert.equal((held.raw as { localFrom: string }).localFrom, "socket");
+      const brief = await waitFor("the brief connection", () => outbound(ports.brief));
+      assert.equal(brief.fields.Protocol, "tcp");
+      const udp = await waitFor("the UDP connection", () => outbound(ports.udp));
+      assert.deepEqual([udp.fields.Protocol, udp.fields.DestinationPort], ["udp", 9]);
+      // The server's accept4(fd, NULL, NULL) has no address in its audit record: the peer comes from the socket.
+      const inbound = await waitFor("the accepted connection", () =>
+        events.find(
+          (e) =>
+            e.logsource.category === "network_connection" &&
+            e.fields.ProcessId === server.pid &&
+            e.fields.SourcePort === ports.held,
+        ),
+      );
+      assert.deepEqual(
+        [
+          inbound.fields.Initiated,
+          inbound.fields.Protocol,
+          inbound.fields.DestinationIp,
+          inbound.fields.DestinationPort,
+        ],
+        ["false", "tcp", "127.0.0.1", port],
+      );
+      const closed = await waitFor("ConnectionClosed of the held connection", () =>
+        events.find(
+          (e) =>
+            e.logsource.service === "ring3-network" &&
+            e.fields.EventType === "ConnectionClosed" &&
+            e.fields.ProcessId === client.pid &&
+            e.fields.SourcePort === ports.held,
+        ),
+      );
+      // "hello" sent; "1234567" and the server's FIN received (tcpi_bytes_received counts the FIN).
+      assert.deepEqual([closed.fields.BytesSent, closed.fields.BytesReceived], [5, 8]);
+      assert.ok((closed.fields.DurationMs as number) >= 250, `DurationMs ${JSON.stringify(closed.fields.DurationMs)}`);
+      assert.equal(closed.fields.StartTime, held.time);
+      assert.deepEqual([closed.fields.DestinationPort, closed.fields.Protocol], [port, "tcp"]);
+      server.kill();
+      const stats = agent.stats().connections;
+      assert.ok(stats.fromSocket >= 2 && stats.closed >= 1, JSON.stringify(stats));
+    } finally {
+      await agent.stop();
+    }
+    assert.deepEqual(await auditState(), before);
+  },
+);
 
 test(
   "ring3 agent --stdout: the shipped authorized_keys rule fires on a write under a temp dir; health lines print",

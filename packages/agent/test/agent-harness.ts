@@ -31,8 +31,10 @@ export async function startAgentProcess(args: readonly string[]): Promise<AgentP
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const agent: AgentProcess = {
+    // Only complete lines: a pipe read can end in the middle of one (the agent writes lines in batches).
     lines: () =>
       stdout
+        .slice(0, stdout.lastIndexOf("\n") + 1)
         .split("\n")
         .filter((line) => line.startsWith("{"))
         .map((line) => JSON.parse(line) as Record<string, unknown>),

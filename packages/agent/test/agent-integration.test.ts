@@ -1,7 +1,7 @@
 // Runs the real sensors: needs root (CAP_NET_ADMIN for the connector, CAP_AUDIT_CONTROL for audit) and the
 // native addon. Every test restores the audit state and is checked against a snapshot taken before it.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -72,9 +72,24 @@ test(
       assert.ok(audit !== undefined);
       assert.deepEqual(audit.fields.syscall, ["59", "execve"]);
       assert.equal(audit.fields.key, "ring3-exec");
-      await waitFor("the marker's process_termination", () =>
+      const termination = await waitFor("the marker's process_termination", () =>
         events.find((e) => e.logsource.category === "process_termination" && e.fields.ProcessId === pid),
       );
+      // The connector reports echo's exit before audit delivers its execve: the termination waits for it and
+      // names the image that exited, not the shell image the fork copied.
+      assert.equal(termination.fields.Image, "/usr/bin/echo");
+      // The same for 20 short processes started at once.
+      const quick = Array.from({ length: 20 }, () => spawn("/bin/true", [], { stdio: "ignore" }));
+      await Promise.all(quick.map((child) => new Promise((resolve) => child.on("exit", resolve))));
+      const images = await waitFor("the 20 process_terminations", () => {
+        const found = quick.map(
+          (child) =>
+            events.find((e) => e.logsource.category === "process_termination" && e.fields.ProcessId === child.pid)
+              ?.fields.Image,
+        );
+        return found.every((image) => image !== undefined) ? found : undefined;
+      });
+      assert.deepEqual(new Set(images), new Set(["/usr/bin/true"]));
     } finally {
       await agent.stop();
     }

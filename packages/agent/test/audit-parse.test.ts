@@ -156,6 +156,24 @@ test("rule encoding: audit_rule_data with arch, syscall bits and the key; keys r
   assert.ok(ring3AuditRules([]).every((r) => r.key.startsWith("ring3-")));
 });
 
+test("exec rules leave out execve calls that failed with ENOENT (exit != -2, compared as a u32)", () => {
+  const exec = ring3AuditRules([], 4242).filter((r) => r.key === "ring3-exec");
+  assert.equal(exec.length, 2);
+  assert.ok(exec.every((r) => r.kind === "syscall" && r.exitNot === -2));
+  const rule = encodeAuditRule(exec[0]!);
+  const fieldsAt = 12 + 4 * 64;
+  // fields: arch, exit (AUDIT_EXIT 103) with AUDIT_NOT_EQUAL (0x30000000) and value 0xfffffffe, filterkey.
+  assert.equal(rule.readUInt32LE(8), 3);
+  assert.deepEqual(
+    [rule.readUInt32LE(fieldsAt + 4), rule.readUInt32LE(fieldsAt + 4 * 65), rule.readUInt32LE(fieldsAt + 4 * 129)],
+    [103, 0xfffffffe, 0x30000000],
+  );
+  assert.equal(rule.readUInt32LE(fieldsAt + 4 * 128), 0x40000000); // arch stays AUDIT_EQUAL
+  assert.ok(
+    ring3AuditRules([], 4242).every((r) => r.kind !== "syscall" || r.key === "ring3-exec" || r.exitNot === undefined),
+  );
+});
+
 test("audit_status encodes only the masked fields and decodes all", () => {
   const set = encodeAuditSet({ pid: 42, backlogLimit: 8192 });
   assert.equal(set.readUInt32LE(0), 0x4 | 0x10);

@@ -34,3 +34,25 @@ test("hashes are cached by (dev, inode, mtime, size) and bounded", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a file on a local filesystem: the cached hash comes back synchronously, a rewrite is hashed again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ring3-hash-"));
+  try {
+    const a = join(dir, "a");
+    writeFileSync(a, "one");
+    const cache = new HashCache();
+    const first = cache.sha256Local(a);
+    assert.ok(first instanceof Promise, "a miss reads the file asynchronously");
+    assert.equal(await first, sha256("one"));
+    assert.equal(cache.sha256Local(a), sha256("one"));
+    writeFileSync(a, "three");
+    const again = cache.sha256Local(a);
+    assert.ok(again instanceof Promise);
+    assert.equal(await again, sha256("three"));
+    assert.equal(cache.hashed, 2);
+    assert.equal(cache.sha256Local(join(dir, "missing")), undefined);
+    assert.equal(cache.sha256Local(dir), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -14,7 +14,7 @@ test("/proc/<pid>/stat with spaces and parentheses in comm", () => {
   // Captured: /proc/<pid>/stat of a process renamed with prctl(PR_SET_NAME, "a) (b c").
   const text =
     "4242 (a) (b c) S 17 4242 17 34816 4242 4194304 96 0 0 0 0 0 0 0 20 0 1 0 305123 2490368 240 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-  assert.deepEqual(parseProcStat(text), { pid: 4242, comm: "a) (b c", ppid: 17, startTicks: 305123 });
+  assert.deepEqual(parseProcStat(text), { pid: 4242, comm: "a) (b c", state: "S", ppid: 17, startTicks: 305123 });
   assert.equal(parseProcStat("garbage"), undefined);
 });
 

@@ -29,7 +29,10 @@ test("captured connector datagrams parse into thread fork, ack, fork, exec, exit
   // exit_signal 17 is SIGCHLD, what a fork child reports to its parent.
   assert.deepEqual([exitTrue.pid, exitTrue.exitCode, exitTrue.exitSignal, exitTrue.parentTgid], [29749, 0, 17, 29748]);
   assert.equal(exitSh.parentTgid, 29738);
-  assert.ok(execSh.timestampNs > forkSh.timestampNs);
+  assert.ok(execSh.timestampMs > forkSh.timestampMs);
+  // timestamp_ns (the __u64 at 16 + 20 + 8 in each datagram: nlmsghdr, cn_msg, what and cpu) in milliseconds.
+  const datagram = Buffer.from(CONNECTOR_DATAGRAMS_HEX[3]!, "hex");
+  assert.equal(execSh.timestampMs, Number(datagram.readBigUInt64LE(44)) / 1e6);
 });
 
 test("per-CPU sequence numbers in the capture are contiguous", () => {

@@ -33,6 +33,23 @@ test("exec of an unknown pid (connector missed the fork) takes ppid from audit",
   );
 });
 
+test("an execve read before its fork keeps its image; a fork replaces an older process of the pid", () => {
+  const tree = new ProcessTree();
+  tree.addSnapshot(10, 1, T, { image: "/usr/bin/dash" });
+  // Audit's execve of pid 11 arrives first (the node is created from it), then the connector's fork and exit.
+  tree.exec(11, "2026-01-01T00:00:01.005Z", { image: "/usr/bin/true", ppid: 10 });
+  const child = tree.fork(10, 11, "2026-01-01T00:00:01.004Z");
+  assert.equal(child.image, "/usr/bin/true");
+  assert.equal(tree.exit(11, "2026-01-01T00:00:01.006Z", 1)?.image, "/usr/bin/true");
+  // Pid 11 again, later: the exited entry belongs to the earlier process and is replaced by the fork.
+  const again = tree.fork(10, 11, "2026-01-01T00:00:09.000Z");
+  assert.equal(again.image, "/usr/bin/dash");
+  assert.equal(again.exitTime, undefined);
+  // A live entry older than the fork (its exit was never seen) is replaced too.
+  tree.exec(12, "2026-01-01T00:00:02.000Z", { image: "/usr/bin/sleep", ppid: 10 });
+  assert.equal(tree.fork(10, 12, "2026-01-01T00:00:05.000Z").image, "/usr/bin/dash");
+});
+
 test("exited processes age out after the retention; live ones stay", () => {
   const tree = new ProcessTree({ retentionMs: 1000 });
   tree.addSnapshot(1, 0, T, {});

@@ -3,9 +3,18 @@ import { ExitCode } from "./cli-io.ts";
 import { agentCommand } from "./commands/agent.ts";
 import { evtxCommand } from "./commands/evtx.ts";
 import { huntCommand } from "./commands/hunt.ts";
+import { respondCommand } from "./commands/respond.ts";
 import { rulesCommand } from "./commands/rules.ts";
+import { upCommand } from "./commands/up.ts";
 
-const commands: readonly CliCommand[] = [rulesCommand, evtxCommand, huntCommand, agentCommand];
+const commands: readonly CliCommand[] = [
+  upCommand,
+  rulesCommand,
+  evtxCommand,
+  huntCommand,
+  agentCommand,
+  respondCommand,
+];
 
 function help(): string {
   const lines = ["ring3 — a user-mode EDR", "", "Usage: ring3 <command> [options]", "", "Commands:"];

@@ -1,1 +1,14 @@
-export {};
+export * from "./common.ts";
+export * from "./events.ts";
+export * from "./alerts.ts";
+export * from "./agents.ts";
+export * from "./response.ts";
+export * from "./commands.ts";
+export * from "./users.ts";
+export * from "./live.ts";
+export * from "./errors.ts";
+export * from "./overview.ts";
+export * from "./rules.ts";
+export * from "./attack.ts";
+export * from "./routes.ts";
+export type * from "./route-types.ts";

@@ -104,48 +104,48 @@ const EXECVE_ARG = /^a\d+(\[\d+\])?$/;
 
 export function parseAuditRecord(type: number, payload: Buffer): AuditRecord | undefined {
   const end = payload.indexOf(0);
-  const text = payload.subarray(0, end < 0 ? payload.length : end).toString("utf8");
+  const text = payload.toString("utf8", 0, end < 0 ? payload.length : end);
   const stamp = STAMP.exec(text);
   if (stamp === null) return undefined;
   const [whole, seconds, millis, serial] = stamp as unknown as [string, string, string, string];
-  const fields: Record<string, string> = {};
-  const body = text.slice(whole.length);
-  const decodeArgs = type === 1309;
-  for (const [key, value, quoted] of splitPairs(body)) {
-    const untrusted = UNTRUSTED_KEYS.has(key) || (decodeArgs && EXECVE_ARG.test(key));
-    fields[key] = !quoted && untrusted && isHex(value) ? decodeHex(value) : value;
-  }
   return {
     type,
     typeName: auditTypeName(type),
     time: Number(seconds) + Number(millis) / 1000,
     serial: Number(serial),
-    fields,
+    fields: parsePairs(text, whole.length, type === 1309),
     text,
   };
 }
 
-/** `key=value` pairs; values may be "double-quoted" or 'single-quoted' (USER/AVC msg='…'). */
-function* splitPairs(body: string): Generator<[string, string, boolean]> {
-  let i = 0;
-  while (i < body.length) {
-    while (body[i] === " ") i++;
-    const eq = body.indexOf("=", i);
-    if (eq < 0) return;
-    const key = body.slice(i, eq);
-    let j = eq + 1;
-    const quote = body[j];
-    if (quote === '"' || quote === "'") {
-      const close = body.indexOf(quote, j + 1);
-      const stop = close < 0 ? body.length : close;
-      yield [key, body.slice(j + 1, stop), true];
+/**
+ * The `key=value` pairs after the stamp; values may be "double-quoted" or 'single-quoted' (USER/AVC msg='…').
+ * One pass over the text without intermediate tuples: at 500 execs/s this runs 4,000 times a second.
+ */
+function parsePairs(text: string, start: number, decodeArgs: boolean): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let i = start;
+  while (i < text.length) {
+    while (text.charCodeAt(i) === 32) i++;
+    const eq = text.indexOf("=", i);
+    if (eq < 0) break;
+    const key = text.slice(i, eq);
+    const quote = text.charCodeAt(eq + 1);
+    if (quote === 34 || quote === 39) {
+      const close = text.indexOf(quote === 34 ? '"' : "'", eq + 2);
+      const stop = close < 0 ? text.length : close;
+      fields[key] = text.slice(eq + 2, stop);
       i = stop + 1;
       continue;
     }
-    while (j < body.length && body[j] !== " ") j++;
-    yield [key, body.slice(eq + 1, j), false];
+    let j = text.indexOf(" ", eq + 1);
+    if (j < 0) j = text.length;
+    const value = text.slice(eq + 1, j);
+    const untrusted = UNTRUSTED_KEYS.has(key) || (decodeArgs && EXECVE_ARG.test(key));
+    fields[key] = untrusted && isHex(value) ? decodeHex(value) : value;
     i = j;
   }
+  return fields;
 }
 
 function isHex(value: string): boolean {
@@ -211,6 +211,11 @@ export class AuditReassembler {
   constructor(options: { readonly maxAgeMs?: number; readonly maxOpen?: number } = {}) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.maxOpen = options.maxOpen ?? 4096;
+  }
+
+  /** Events waiting for their EOE or their age. */
+  get size(): number {
+    return this.open.size;
   }
 
   /** Adds a record; returns the events it completes (EOE itself is not kept). */

@@ -88,7 +88,17 @@ const RULE_HEADER_SIZE = 4 * (3 + AUDIT_BITMASK_SIZE + 3 * AUDIT_MAX_FIELDS + 1)
 const AUDIT_FILTER_EXIT = 0x04;
 const AUDIT_ALWAYS = 2;
 const AUDIT_EQUAL = 0x40000000;
-export const AUDIT_FIELD = { arch: 11, watch: 105, perm: 106, dir: 107, exe: 112, arg0: 200, filterkey: 210 } as const;
+const AUDIT_NOT_EQUAL = 0x30000000;
+export const AUDIT_FIELD = {
+  arch: 11,
+  exit: 103,
+  watch: 105,
+  perm: 106,
+  dir: 107,
+  exe: 112,
+  arg0: 200,
+  filterkey: 210,
+} as const;
 // Fields whose value is a length into buf (kernel audit_unpack_string users).
 const STRING_FIELDS = new Set([
   13,
@@ -118,18 +128,25 @@ export type AuditRuleSpec =
       readonly syscalls: readonly number[];
       /** `-F a<index>=<value>`: only calls whose argument equals value (e.g. the pid a kill is aimed at). */
       readonly args?: readonly { readonly index: 0 | 1 | 2 | 3; readonly value: number }[];
+      /**
+       * `-F exit!=<value>`: calls that returned this (e.g. -ENOENT) are not logged. The kernel compares the
+       * return value as a u32 (audit_comparator), so a negative errno is written in two's complement.
+       */
+      readonly exitNot?: number;
       readonly key: string;
     }
   | { readonly kind: "watch"; readonly path: string; readonly directory: boolean; readonly key: string };
 
 export function encodeAuditRule(spec: AuditRuleSpec): Buffer {
   const strings: Buffer[] = [];
-  const fields: { field: number; value: number }[] = [];
+  const fields: { field: number; value: number; op?: number }[] = [];
   const mask = new Uint32Array(AUDIT_BITMASK_SIZE);
   if (spec.kind === "syscall") {
     fields.push({ field: AUDIT_FIELD.arch, value: AUDIT_ARCH[spec.arch] });
     for (const nr of spec.syscalls) mask[nr >>> 5]! |= 1 << (nr & 31);
     for (const arg of spec.args ?? []) fields.push({ field: AUDIT_FIELD.arg0 + arg.index, value: arg.value });
+    if (spec.exitNot !== undefined)
+      fields.push({ field: AUDIT_FIELD.exit, value: spec.exitNot >>> 0, op: AUDIT_NOT_EQUAL });
   } else {
     // auditctl -w sets every syscall bit: the watch and perm fields select the syscalls.
     mask.fill(0xffffffff);
@@ -151,7 +168,7 @@ export function encodeAuditRule(spec: AuditRuleSpec): Buffer {
   fields.forEach((f, i) => {
     out.writeUInt32LE(f.field, fieldsAt + 4 * i);
     out.writeUInt32LE(f.value, fieldsAt + 4 * (AUDIT_MAX_FIELDS + i));
-    out.writeUInt32LE(AUDIT_EQUAL, fieldsAt + 4 * (2 * AUDIT_MAX_FIELDS + i));
+    out.writeUInt32LE(f.op ?? AUDIT_EQUAL, fieldsAt + 4 * (2 * AUDIT_MAX_FIELDS + i));
   });
   out.writeUInt32LE(buf.length, RULE_HEADER_SIZE - 4);
   buf.copy(out, RULE_HEADER_SIZE);

@@ -64,6 +64,7 @@ const SELF_TARGETED: readonly { readonly index: 0 | 1; readonly names: readonly 
   { index: 1, names: ["ptrace"] },
 ];
 export const SELF_KEY = "ring3-self";
+const ENOENT = 2;
 
 function numbers(names: readonly string[], table: Readonly<Record<string, number>>): number[] {
   return names.map((name) => table[name]).filter((nr) => nr !== undefined);
@@ -92,8 +93,20 @@ export function ring3AuditRules(
         key: SELF_KEY,
       });
   for (const group of GROUPS) {
-    rules.push({ kind: "syscall", arch: "b64", syscalls: numbers(group.b64, SYSCALLS_X86_64), key: group.key });
-    rules.push({ kind: "syscall", arch: "b32", syscalls: numbers(group.b32, SYSCALLS_I386), key: group.key });
+    // An execve that failed with ENOENT ran nothing: execvp() and env try every $PATH directory in turn, and
+    // on a busy host those misses were most of the audit events an idle agent read.
+    const exitNot = group.key === "ring3-exec" ? -ENOENT : undefined;
+    for (const [arch, names, table] of [
+      ["b64", group.b64, SYSCALLS_X86_64],
+      ["b32", group.b32, SYSCALLS_I386],
+    ] as const)
+      rules.push({
+        kind: "syscall",
+        arch,
+        syscalls: numbers(names, table),
+        ...(exitNot === undefined ? {} : { exitNot }),
+        key: group.key,
+      });
   }
   for (const path of watchedPaths) {
     if (!existsSync(dirname(path))) continue;

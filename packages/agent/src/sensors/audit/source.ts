@@ -1,4 +1,5 @@
 import type { NetlinkSocket, SocketsAddon } from "../../native.ts";
+import { SENSOR_BATCH_MS } from "../../native.ts";
 import type { NetlinkMessage } from "../../netlink.ts";
 import {
   NLMSG_DONE,
@@ -59,6 +60,8 @@ type Pending = {
 };
 
 const EEXIST = 17;
+/** How often waiting records are checked for the reassembler's maxAgeMs while any wait. */
+const EXPIRY_CHECK_MS = 250;
 
 function processAlive(pid: number): boolean {
   try {
@@ -101,6 +104,7 @@ export class AuditSource {
   private records = 0;
   private events = 0;
   private mode: AuditMode | undefined;
+  private stopped = false;
   private kernelLost = 0;
 
   constructor(addon: SocketsAddon, options: AuditSourceOptions) {
@@ -142,7 +146,6 @@ export class AuditSource {
     this.mode = "owner";
     const settings = await this.applySettings(status);
     const detail = await this.installRules(status);
-    this.expiry = setInterval(() => this.deliver(this.reassembler.expire(Date.now())), 250);
     this.options.onStatus(name, {
       state: "started",
       detail: `owner of the audit socket (pid ${process.pid}); ${settings}; ${detail}`,
@@ -183,7 +186,11 @@ export class AuditSource {
 
   /** The control socket without taking ownership: status and rule queries only. */
   openForQueries(): void {
-    this.control = this.addon.open({ protocol: NETLINK_AUDIT, rcvbuf: this.options.rcvbuf ?? 16 << 20 });
+    this.control = this.addon.open({
+      protocol: NETLINK_AUDIT,
+      rcvbuf: this.options.rcvbuf ?? 16 << 20,
+      batchMs: SENSOR_BATCH_MS,
+    });
     this.addon.start(this.control, (datagrams) => this.onBatch(datagrams));
   }
 
@@ -197,6 +204,7 @@ export class AuditSource {
         protocol: NETLINK_AUDIT,
         groups: AUDIT_NLGRP_READLOG,
         rcvbuf: this.options.rcvbuf ?? 16 << 20,
+        batchMs: SENSOR_BATCH_MS,
       });
       this.addon.start(this.readlog, (datagrams) => this.onBatch(datagrams));
     } catch (error) {
@@ -206,7 +214,6 @@ export class AuditSource {
       );
     }
     this.mode = "multicast";
-    this.expiry = setInterval(() => this.deliver(this.reassembler.expire(Date.now())), 250);
     this.options.onStatus(AuditSource.sensorName, {
       state: "started",
       detail: `audit daemon pid ${status.pid} owns the audit socket: reading the read-only multicast group; its rules and settings are left alone (ring3 rules not installed)`,
@@ -258,7 +265,8 @@ export class AuditSource {
   /** Removes ring3's rules and puts enabled/pid/backlog_limit back as they were; safe to call twice. */
   async stop(): Promise<void> {
     if (this.control === undefined && this.readlog === undefined) return;
-    if (this.expiry !== undefined) clearInterval(this.expiry);
+    this.stopped = true;
+    clearTimeout(this.expiry);
     this.expiry = undefined;
     const problems: string[] = [];
     if (this.mode === "owner" && this.previous !== undefined) {
@@ -362,6 +370,20 @@ export class AuditSource {
       }
     }
     this.deliver(completed);
+    this.scheduleExpiry();
+  }
+
+  /**
+   * Events whose EOE never came are released by age: a timer runs only while records wait, so an idle agent
+   * has no periodic audit work.
+   */
+  private scheduleExpiry(): void {
+    if (this.expiry !== undefined || this.reassembler.size === 0 || this.stopped) return;
+    this.expiry = setTimeout(() => {
+      this.expiry = undefined;
+      this.deliver(this.reassembler.expire(Date.now()));
+      this.scheduleExpiry();
+    }, EXPIRY_CHECK_MS);
   }
 
   private settle(message: NetlinkMessage, pending: Pending): void {

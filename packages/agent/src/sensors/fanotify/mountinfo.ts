@@ -38,7 +38,7 @@ export function parseMountInfo(text: string): MountEntry[] {
 }
 
 /** Pseudo filesystems: no files an attacker persists in, or (proc, sysfs) a flood of synthetic events. */
-const PSEUDO: ReadonlySet<string> = new Set([
+export const PSEUDO: ReadonlySet<string> = new Set([
   "proc",
   "sysfs",
   "cgroup",

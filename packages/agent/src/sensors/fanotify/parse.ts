@@ -52,8 +52,16 @@ const MASK_NAMES: readonly (readonly [number, string])[] = [
   [FAN_ONDIR, "ONDIR"],
 ];
 
-export function fanotifyMaskNames(mask: number): string[] {
-  return MASK_NAMES.filter(([bit]) => (mask & bit) !== 0).map(([, name]) => name);
+const maskNames = new Map<number, readonly string[]>();
+
+/** The names of a mask's bits; a handful of masks occur, so each list is built once and shared. */
+export function fanotifyMaskNames(mask: number): readonly string[] {
+  let names = maskNames.get(mask);
+  if (names === undefined) {
+    names = Object.freeze(MASK_NAMES.filter(([bit]) => (mask & bit) !== 0).map(([, name]) => name));
+    if (maskNames.size < 1024) maskNames.set(mask, names);
+  }
+  return names;
 }
 
 export type FanotifyInfoRecord = {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { NetlinkSocket, SocketsAddon } from "../../native.ts";
+import { SENSOR_BATCH_MS } from "../../native.ts";
 import type { SensorStatusListener } from "../../sensor.ts";
 import type { MountPlan } from "./mountinfo.ts";
 import { parseMountInfo, planFilesystemMarks } from "./mountinfo.ts";
@@ -53,6 +54,8 @@ export class FanotifySensor {
   private group: NetlinkSocket | undefined;
   private events = 0;
   private marked: string[] = [];
+  /** The marked superblocks' major:minor, as mountinfo writes them. */
+  private readonly devices = new Set<string>();
   private skipped = 0;
 
   constructor(addon: SocketsAddon, options: FanotifySensorOptions) {
@@ -65,7 +68,7 @@ export class FanotifySensor {
     const status = this.options.onStatus;
     let group: NetlinkSocket;
     try {
-      group = this.addon.openFanotify({ ringCapacity: this.options.ringCapacity ?? 16384 });
+      group = this.addon.openFanotify({ ringCapacity: this.options.ringCapacity ?? 16384, batchMs: SENSOR_BATCH_MS });
     } catch (error) {
       status(name, {
         state: "degraded",
@@ -81,6 +84,7 @@ export class FanotifySensor {
       try {
         this.addon.markFilesystem(group, entry.mountPoint, FANOTIFY_MASK);
         this.marked.push(entry.mountPoint);
+        this.devices.add(entry.device);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? "";
         const hint = ERRNO_HINTS[code];
@@ -102,6 +106,11 @@ export class FanotifySensor {
       detail: `filesystem marks on ${this.marked.join(", ")}${skipped.length > 0 ? `; not marked: ${skipped.join("; ")}` : ""}`,
     });
     return true;
+  }
+
+  /** Whether the filesystem with this major:minor (decimal) is marked: local, reported, never FUSE or remote. */
+  marks(device: string): boolean {
+    return this.devices.has(device);
   }
 
   stats(): FanotifySensorStats {

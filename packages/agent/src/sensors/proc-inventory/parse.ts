@@ -6,6 +6,8 @@
 export type ProcStat = {
   readonly pid: number;
   readonly comm: string;
+  /** R running, S sleeping, D disk sleep, T stopped, t tracing stop, Z zombie, X dead, I idle (kernel). */
+  readonly state: string;
   readonly ppid: number;
   readonly startTicks: number;
 };
@@ -19,7 +21,13 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const ppid = Number(rest[1]);
   const startTicks = Number(rest[19]);
   if (!Number.isFinite(ppid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), ppid, startTicks };
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state: rest[0] ?? "",
+    ppid,
+    startTicks,
+  };
 }
 
 /** "Uid:\t1000\t1000\t1000\t1000" (real, effective, saved, filesystem) from /proc/<pid>/status. */

@@ -1,4 +1,5 @@
 import type { NetlinkSocket, SocketsAddon } from "../../native.ts";
+import { SENSOR_BATCH_MS } from "../../native.ts";
 import type { SensorStatusListener } from "../../sensor.ts";
 import type { ProcessConnectorEvent } from "./parse.ts";
 import {
@@ -52,6 +53,7 @@ export class ProcessConnectorSource {
         protocol: NETLINK_CONNECTOR,
         groups: CN_IDX_PROC,
         rcvbuf: this.options.rcvbuf ?? 8 << 20,
+        batchMs: SENSOR_BATCH_MS,
       });
       this.addon.start(this.socket, (datagrams) => this.onBatch(datagrams));
       this.addon.send(this.socket, encodeMulticastOp(PROC_CN_MCAST_LISTEN));

@@ -14,18 +14,37 @@ import { formatIpv4, formatIpv6 } from "../ip-address.ts";
  *   struct inet_diag_msg { __u8 idiag_family; __u8 idiag_state; __u8 idiag_timer; __u8 idiag_retrans;
  *                          struct inet_diag_sockid id; __u32 idiag_expires; __u32 idiag_rqueue;
  *                          __u32 idiag_wqueue; __u32 idiag_uid; __u32 idiag_inode; };            (72 bytes)
+ *
+ * then netlink attributes (struct nlattr { __u16 nla_len; __u16 nla_type; }, 4-byte aligned). A destroy
+ * notification (net/ipv4/inet_diag.c, inet_diag_handler_get_info) carries INET_DIAG_PROTOCOL and, for TCP,
+ * INET_DIAG_INFO with the socket's final struct tcp_info; its uid and inode are 0 (the file is gone).
  */
 export const NETLINK_SOCK_DIAG = 4;
 export const SOCK_DIAG_BY_FAMILY = 20;
 export const NLM_F_DUMP = 0x300;
 export const SKNLGRP_INET_TCP_DESTROY = 1;
+export const SKNLGRP_INET_UDP_DESTROY = 2;
 export const SKNLGRP_INET6_TCP_DESTROY = 3;
-/** bind() nl_groups takes bit (group - 1) per group. */
-export const TCP_DESTROY_GROUPS = (1 << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1 << (SKNLGRP_INET6_TCP_DESTROY - 1));
+export const SKNLGRP_INET6_UDP_DESTROY = 4;
+/**
+ * bind() nl_groups takes bit (group - 1) per group. TCP and UDP: a connect()ed UDP socket (a DNS query) is a
+ * connection audit reports too.
+ */
+export const DESTROY_GROUPS = [
+  SKNLGRP_INET_TCP_DESTROY,
+  SKNLGRP_INET_UDP_DESTROY,
+  SKNLGRP_INET6_TCP_DESTROY,
+  SKNLGRP_INET6_UDP_DESTROY,
+].reduce((groups, group) => groups | (1 << (group - 1)), 0);
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+/** Protocol names as Sysmon writes them in network_connection's Protocol. */
+export const PROTOCOL_NAMES: Readonly<Record<number, string>> = { [IPPROTO_TCP]: "tcp", [IPPROTO_UDP]: "udp" };
+const INET_DIAG_INFO = 2;
+const INET_DIAG_PROTOCOL = 10;
 
 /** include/net/tcp_states.h */
 export const TCP_STATES = [
@@ -60,6 +79,24 @@ export type InetSocket = {
   readonly inode: number;
   /** The kernel's socket cookie, stable for the socket's life: pairs a dump entry with its destroy. */
   readonly cookie: string;
+  /** IPPROTO_* from INET_DIAG_PROTOCOL (destroy notifications carry it; dumps are of one protocol). */
+  readonly protocol: number | undefined;
+  /** The final TCP counters of a destroyed TCP socket (INET_DIAG_INFO); undefined otherwise. */
+  readonly tcpInfo: TcpInfo | undefined;
+};
+
+/**
+ * What ring3 reads from struct tcp_info (linux/tcp.h), by offset: tcpi_bytes_received (__u64) at 128,
+ * tcpi_segs_out and tcpi_segs_in (__u32) at 136 and 140, tcpi_bytes_sent (__u64, Linux 4.19+) at 200.
+ * bytes_sent counts data octets sent, retransmissions included; bytes_received counts the sequence space
+ * received, which is the peer's data plus 1 for its FIN (a connection the peer closed normally reads one
+ * more than the data it sent: 5 bytes and a FIN → 6).
+ */
+export type TcpInfo = {
+  readonly bytesSent: number | undefined;
+  readonly bytesReceived: number;
+  readonly segmentsOut: number;
+  readonly segmentsIn: number;
 };
 
 /** A dump request for TCP sockets of one family in the given states (bitmask of 1 << TCP_*). */
@@ -78,6 +115,24 @@ export function parseInetDiagMessage(message: NetlinkMessage): InetSocket | unde
   const family = p.readUInt8(0);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
   const format = family === AF_INET ? formatIpv4 : formatIpv6;
+  let protocol: number | undefined;
+  let tcpInfo: TcpInfo | undefined;
+  for (let at = INET_DIAG_MSG_LEN; at + 4 <= p.length;) {
+    const length = p.readUInt16LE(at);
+    const type = p.readUInt16LE(at + 2) & 0x3fff;
+    if (length < 4 || at + length > p.length) break;
+    if (type === INET_DIAG_PROTOCOL && length >= 5) protocol = p.readUInt8(at + 4);
+    else if (type === INET_DIAG_INFO && length >= 4 + 144) {
+      const info = at + 4;
+      tcpInfo = {
+        bytesSent: length >= 4 + 208 ? Number(p.readBigUInt64LE(info + 200)) : undefined,
+        bytesReceived: Number(p.readBigUInt64LE(info + 128)),
+        segmentsOut: p.readUInt32LE(info + 136),
+        segmentsIn: p.readUInt32LE(info + 140),
+      };
+    }
+    at += (length + 3) & ~3;
+  }
   return {
     family,
     state: TCP_STATES[p.readUInt8(1)] ?? String(p.readUInt8(1)),
@@ -88,5 +143,7 @@ export function parseInetDiagMessage(message: NetlinkMessage): InetSocket | unde
     cookie: p.subarray(44, 52).toString("hex"),
     uid: p.readUInt32LE(64),
     inode: p.readUInt32LE(68),
+    protocol,
+    tcpInfo,
   };
 }

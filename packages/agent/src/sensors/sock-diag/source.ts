@@ -1,13 +1,14 @@
 import { readdir, readlink } from "node:fs/promises";
 import type { NetlinkSocket, SocketsAddon } from "../../native.ts";
+import { SENSOR_BATCH_MS } from "../../native.ts";
 import { NLMSG_DONE, NLMSG_ERROR, netlinkError, splitNetlinkMessages } from "../../netlink.ts";
 import type { SensorStatusListener } from "../../sensor.ts";
 import type { InetSocket } from "./parse.ts";
 import {
   AF_INET,
   AF_INET6,
+  DESTROY_GROUPS,
   NETLINK_SOCK_DIAG,
-  TCP_DESTROY_GROUPS,
   TCP_ESTABLISHED,
   TCP_LISTEN,
   encodeInetDiagRequest,
@@ -21,6 +22,13 @@ export type SockDiagSourceOptions = {
   readonly onStatus: SensorStatusListener;
   /** Sockets seen for the first time by a dump (established or listening); `initial` for the first dump. */
   readonly onNewSockets: (sockets: readonly InventorySocket[], initial: boolean) => void;
+  /** TCP and UDP sockets the kernel destroyed (their destroy notifications), in arrival order. */
+  readonly onDestroyed?: (sockets: readonly InetSocket[]) => void;
+  /**
+   * Whether a dump's new sockets need their owning process (a scan of every /proc/<pid>/fd): the first dump's
+   * always do; later ones only when something else (audit) does not attribute connections. Default: always.
+   */
+  readonly ownersWanted?: (initial: boolean) => boolean;
   readonly intervalMs?: number;
 };
 
@@ -28,7 +36,7 @@ export type SockDiagSourceStats = {
   readonly dumps: number;
   readonly listeners: number;
   readonly established: number;
-  /** TCP destroy notifications received (the kernel sends one per closed TCP socket). */
+  /** TCP and UDP destroy notifications received (the kernel sends one per closed socket). */
   readonly destroyed: number;
   /** Destroys of sockets the inventory knew: their lifetime is known. */
   readonly lifetimesMeasured: number;
@@ -40,8 +48,9 @@ const MAX_INVENTORY = 65_536;
 
 /**
  * TCP inventory and lifetimes from NETLINK_SOCK_DIAG, read-only: a periodic inet_diag dump of listening and
- * established sockets (v4 and v6) on one socket, and the SKNLGRP_INET(6)_TCP_DESTROY multicast groups on
- * another (sock_diag_bind() requires CAP_NET_ADMIN for them). Nothing is ever sent that changes a socket.
+ * established sockets (v4 and v6) on one socket, and the SKNLGRP_INET(6)_TCP_DESTROY and _UDP_DESTROY
+ * multicast groups on another (sock_diag_bind() requires CAP_NET_ADMIN for them). Nothing is ever sent that
+ * changes a socket.
  */
 export class SockDiagSource {
   static readonly sensorName = "sock-diag";
@@ -72,8 +81,9 @@ export class SockDiagSource {
       this.query = this.addon.open({ protocol: NETLINK_SOCK_DIAG, rcvbuf: 4 * 1024 * 1024 });
       this.destroys = this.addon.open({
         protocol: NETLINK_SOCK_DIAG,
-        groups: TCP_DESTROY_GROUPS,
+        groups: DESTROY_GROUPS,
         rcvbuf: 4 * 1024 * 1024,
+        batchMs: SENSOR_BATCH_MS,
       });
     } catch (error) {
       this.close();
@@ -85,12 +95,12 @@ export class SockDiagSource {
     }
     this.addon.start(this.query, (datagrams) => this.onDump(datagrams));
     this.addon.start(this.destroys, (datagrams) => this.onDestroy(datagrams));
-    const interval = this.options.intervalMs ?? 30_000;
+    const interval = this.options.intervalMs ?? 60_000;
     this.dump();
     this.timer = setInterval(() => this.dump(), interval);
     this.options.onStatus(name, {
       state: "started",
-      detail: `TCP listeners and established sockets every ${interval} ms; TCP destroy notifications`,
+      detail: `TCP listeners and established sockets every ${interval} ms; TCP and UDP destroy notifications`,
     });
     return true;
   }
@@ -114,10 +124,11 @@ export class SockDiagSource {
     };
   }
 
-  /** The inventory entry with this local address and port (e.g. the listener an accepted socket came in on). */
-  listenerOn(port: number): InventorySocket | undefined {
-    for (const s of this.inventory.values()) if (s.state === "LISTEN" && s.sourcePort === port) return s;
-    return undefined;
+  /** The ports some inventoried socket listens on (an established socket on one of them was accepted). */
+  listeningPorts(): Set<number> {
+    const ports = new Set<number>();
+    for (const s of this.inventory.values()) if (s.state === "LISTEN") ports.add(s.sourcePort);
+    return ports;
   }
 
   stop(): void {
@@ -126,7 +137,7 @@ export class SockDiagSource {
     this.close();
     this.options.onStatus(SockDiagSource.sensorName, {
       state: "stopped",
-      detail: `${stats.dumps} dumps, ${stats.destroyed} TCP destroys, ${stats.enobufs} ENOBUFS`,
+      detail: `${stats.dumps} dumps, ${stats.destroyed} socket destroys, ${stats.enobufs} ENOBUFS`,
     });
   }
 
@@ -185,7 +196,9 @@ export class SockDiagSource {
     const initial = this.dumps === 0;
     const fresh = sockets.filter((s) => !this.inventory.has(s.cookie) && s.inode !== 0);
     const owners =
-      fresh.length === 0 ? new Map<number, number>() : await socketOwners(new Set(fresh.map((s) => s.inode)));
+      fresh.length === 0 || this.options.ownersWanted?.(initial) === false
+        ? new Map<number, number>()
+        : await socketOwners(new Set(fresh.map((s) => s.inode)));
     const now = Date.now();
     const added: InventorySocket[] = [];
     const seen = new Set<string>();
@@ -210,14 +223,17 @@ export class SockDiagSource {
         this.options.onStatus(SockDiagSource.sensorName, { state: "degraded", reason: `reader stopped: ${error}` });
       return;
     }
+    const sockets: InetSocket[] = [];
     for (const datagram of datagrams) {
       for (const message of splitNetlinkMessages(datagram)) {
         const socket = parseInetDiagMessage(message);
         if (socket === undefined) continue;
         this.destroyed++;
         if (this.inventory.delete(socket.cookie)) this.lifetimesMeasured++;
+        sockets.push(socket);
       }
     }
+    if (sockets.length > 0) this.options.onDestroyed?.(sockets);
   }
 }
 

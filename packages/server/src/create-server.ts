@@ -1,0 +1,248 @@
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { isIP } from "node:net";
+import { join, resolve } from "node:path";
+import fastifyStatic from "@fastify/static";
+import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
+import Fastify from "fastify";
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { LIMITS } from "@ring3/protocol";
+import { LoginLimiter } from "./auth/login-limiter.ts";
+import { registerJsonParser } from "./body-parser.ts";
+import { CommandWaiters } from "./command-waiters.ts";
+import type { ServerContext, ServerSettings } from "./context.ts";
+import { ServerDetection } from "./detection/server-detection.ts";
+import { ApiError, sendError } from "./errors.ts";
+import { IngestQueue } from "./ingest-queue.ts";
+import { LiveHub } from "./live-hub.ts";
+import { Maintenance } from "./maintenance.ts";
+import { ServerMetrics } from "./metrics-registry.ts";
+import { defaultAttackCatalogPath } from "./attack-catalog.ts";
+import { alertsPlugin } from "./plugins/alerts.ts";
+import { attackPlugin } from "./plugins/attack.ts";
+import { commandsPlugin } from "./plugins/commands.ts";
+import { enrollmentPlugin } from "./plugins/enrollment.ts";
+import { hostsPlugin } from "./plugins/hosts.ts";
+import { ingestPlugin } from "./plugins/ingest.ts";
+import { livePlugin } from "./plugins/live.ts";
+import { metricsPlugin } from "./plugins/metrics.ts";
+import { rulesPlugin } from "./plugins/rules.ts";
+import { sessionsPlugin } from "./plugins/sessions.ts";
+import { usersPlugin } from "./plugins/users.ts";
+import type { RetentionPolicy, Store } from "./store/store.ts";
+import type { TlsMaterial } from "./tls/certificates.ts";
+import { ensureTls } from "./tls/certificates.ts";
+
+export type ServerOptions = {
+  readonly store: Store;
+  /** Holds tls/ (the CA and server certificate) and server-rules.json (rules an admin disabled). */
+  readonly dataDir: string;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8443. */
+  readonly port?: number;
+  /** Serve plain HTTP instead of HTTPS: refused unless `host` is a loopback address. */
+  readonly plainHttp?: boolean;
+  /** Sigma rules the server runs itself (log-only hosts, cross-host correlations). Default none. */
+  readonly rulesDirs?: readonly string[];
+  /** The console's built bundle; default packages/web/dist, served only when its index.html exists. */
+  readonly webDir?: string;
+  /** MITRE's `enterprise-techniques.json` for the coverage page; default the development data beside the checkout. */
+  readonly attackCatalogPath?: string;
+  /** Extra names (DNS or IP) the server certificate must cover, besides localhost and this hostname. */
+  readonly tlsNames?: readonly string[];
+  /** Default 30. */
+  readonly heartbeatIntervalSeconds?: number;
+  /** Default three heartbeat intervals. */
+  readonly silentAfterSeconds?: number;
+  /** Default 12 hours. */
+  readonly sessionTtlSeconds?: number;
+  /** Default 100. */
+  readonly maxStreams?: number;
+  /** Ingest answers 503 + Retry-After when the batches waiting would take longer than this to store (default 2000). */
+  readonly ingestMaxWaitMs?: number;
+  /** …or hold more events than this (default 100,000). */
+  readonly maxQueuedEvents?: number;
+  /** Applied hourly when given. */
+  readonly retention?: RetentionPolicy;
+  /** How often maintenance runs (silent hosts, command timeouts…); default 5000; 0: only `ring3.maintenance.tick()`. */
+  readonly maintenanceIntervalMs?: number;
+  /** The clock (tests move it). */
+  readonly now?: () => Date;
+  readonly logger?: FastifyServerOptions["logger"];
+};
+
+/** What `createServer` hangs on the fastify instance as `app.ring3`. */
+export type Ring3Handle = {
+  readonly context: ServerContext;
+  readonly maintenance: Maintenance;
+  readonly tls: TlsMaterial | undefined;
+  /** Every route registered, `METHOD path` (the route-table test compares them with `ROUTES`). */
+  readonly routes: readonly string[];
+  readonly host: string;
+  readonly port: number;
+};
+
+declare module "fastify" {
+  interface FastifyInstance {
+    ring3: Ring3Handle;
+  }
+}
+
+export class ServerConfigError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "ServerConfigError";
+    this.code = code;
+  }
+}
+
+const DEFAULT_WEB_DIR = resolve(import.meta.dirname, "..", "..", "web", "dist");
+
+export function isLoopback(host: string): boolean {
+  return host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
+
+/**
+ * Builds the server as a fastify instance, not yet listening (`inject()` works on it as is). Plugins are
+ * encapsulated and share one `ServerContext`. Call `startServer` for the whole lifecycle (store, first
+ * admin, listen, stop).
+ */
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 8443;
+  if (options.plainHttp === true && !isLoopback(host)) {
+    throw new ServerConfigError(
+      "R3_ERR_SERVER_PLAIN_HTTP_REFUSED",
+      `plain HTTP is allowed only on a loopback address (127.0.0.1 or ::1), not on ${host}: credentials would cross the network in clear`,
+    );
+  }
+  const now = options.now ?? (() => new Date());
+  const tls =
+    options.plainHttp === true
+      ? undefined
+      : await ensureTls(join(options.dataDir, "tls"), certificateNames(host, options.tlsNames ?? []), now());
+  const heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 30;
+  const settings: ServerSettings = {
+    heartbeatIntervalSeconds,
+    silentAfterSeconds: options.silentAfterSeconds ?? 3 * heartbeatIntervalSeconds,
+    sessionTtlSeconds: options.sessionTtlSeconds ?? 12 * 3600,
+    tls: tls !== undefined,
+    caCertPem: tls?.caCertPem,
+    maxStreams: options.maxStreams ?? 100,
+  };
+  const store = options.store;
+  const ctx: ServerContext = {
+    store,
+    now,
+    settings,
+    hub: new LiveHub(),
+    metrics: new ServerMetrics(),
+    waiters: new CommandWaiters(),
+    ingestQueue: new IngestQueue({
+      maxWaitMs: options.ingestMaxWaitMs ?? 2000,
+      maxQueuedEvents: options.maxQueuedEvents ?? 100_000,
+    }),
+    detection: await ServerDetection.open(options.rulesDirs ?? [], join(options.dataDir, "server-rules.json"), now()),
+    loginLimiter: new LoginLimiter(),
+    audit: async (entry) => {
+      await store.appendAudit({ ...entry, time: now().toISOString() });
+    },
+  };
+
+  const countError = (code: string): void => ctx.metrics.errors.inc({ code });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    ...(tls === undefined ? {} : { https: { key: tls.keyPem, cert: tls.certPem } }),
+    bodyLimit: LIMITS.maxBodyBytes,
+    // A client has this long to send a whole request (slow-loris); longer than any long-poll wait (60 s).
+    requestTimeout: 120_000,
+    // Ids are up to 128 characters, rule refs (titles) up to 512 once URL-encoded.
+    routerOptions: { maxParamLength: 2048 },
+    requestIdHeader: false,
+    frameworkErrors: (error, request, reply) => {
+      sendError(reply, request, error, countError);
+    },
+  }) as unknown as FastifyInstance;
+
+  // TypeBox checks the protocol's schemas as declared: unknown properties are refused (400), not stripped, and
+  // only path and query strings are converted to the declared types (a JSON body is never coerced).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  const routes: string[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+  const maintenance = new Maintenance(ctx, app.log, options.retention);
+  app.decorate("ring3", { context: ctx, maintenance, tls, routes, host, port });
+  app.decorateRequest("principal", undefined);
+  app.decorateRequest("bodyBytes", 0);
+  registerJsonParser(app);
+
+  app.setErrorHandler((error, request, reply) => sendError(reply, request, error, countError));
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-frame-options", "DENY");
+    if (request.url.startsWith("/api/")) reply.header("cache-control", "no-store");
+    else if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) {
+      reply.header(
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; " +
+          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+      );
+    }
+    return payload;
+  });
+
+  app.addHook("preClose", async () => {
+    // Long-polls answer now, so closing does not wait out their 25 s.
+    ctx.waiters.close();
+    await maintenance.stop();
+  });
+
+  for (const plugin of [
+    sessionsPlugin,
+    usersPlugin,
+    enrollmentPlugin,
+    ingestPlugin,
+    hostsPlugin,
+    alertsPlugin,
+    commandsPlugin,
+    livePlugin,
+    rulesPlugin,
+    metricsPlugin,
+  ]) {
+    await app.register(plugin, { ctx });
+  }
+  await app.register(attackPlugin, { ctx, catalogPath: options.attackCatalogPath ?? defaultAttackCatalogPath() });
+
+  const webDir = options.webDir ?? DEFAULT_WEB_DIR;
+  const hasConsole = existsSync(join(webDir, "index.html"));
+  if (hasConsole) await app.register(fastifyStatic, { root: webDir, prefix: "/", wildcard: true, index: "index.html" });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    // The console is a single-page app: its routes (/alerts/…) are its own, so they all get index.html.
+    if (hasConsole && request.method === "GET" && !path.startsWith("/api/") && path !== "/metrics") {
+      return reply.type("text/html; charset=utf-8").sendFile("index.html");
+    }
+    return sendError(
+      reply,
+      request,
+      new ApiError("R3_ERR_ROUTE_NOT_FOUND", `no route ${request.method} ${path.slice(0, 256)}`),
+      countError,
+    );
+  });
+
+  if ((options.maintenanceIntervalMs ?? 5000) > 0) maintenance.start(options.maintenanceIntervalMs ?? 5000);
+  return app;
+}
+
+/** localhost, loopback, this machine's name and the listen address (when it is one), plus `extra`. */
+function certificateNames(host: string, extra: readonly string[]): string[] {
+  const names = ["localhost", "127.0.0.1", "::1", hostname(), ...extra];
+  if (host !== "0.0.0.0" && host !== "::" && host !== "") names.push(host);
+  return [...new Set(names)];
+}

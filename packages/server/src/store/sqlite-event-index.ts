@@ -1,0 +1,352 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { integerField, valueTexts } from "./field-text.ts";
+
+/**
+ * Sigma fields searched often enough to index: the process (Image, CommandLine, ParentImage, User,
+ * OriginalFileName), files, network peers, DNS names and registry keys. Other fields (ProcessId,
+ * ParentCommandLine among them) are still searchable, by walking the newest events under a budget; process
+ * trees have terms of their own. Every distinct value costs ~0.3 µs a character to index (its trigrams), so
+ * the list stays short: ParentCommandLine would double the command lines indexed for rare use.
+ */
+export const PROMOTED_FIELDS: ReadonlySet<string> = new Set([
+  "Image",
+  "CommandLine",
+  "ParentImage",
+  "User",
+  "OriginalFileName",
+  "TargetFilename",
+  "DestinationIp",
+  "DestinationHostname",
+  "QueryName",
+  "TargetObject",
+]);
+
+/**
+ * A value on more than this share of the indexed events (and at least FREQUENT_MIN_EVENTS) is frequent: no
+ * more terms are written for it (sqlite-schema.ts). A search for it walks the newest events instead and meets
+ * a hit every 100 rows at worst: a page of 100 within 10,000 rows, half the default scan budget.
+ */
+export const FREQUENT_SHARE = 1 / 100;
+export const FREQUENT_MIN_EVENTS = 2000;
+
+/** Brackets around an indexed value: a trigram holding one anchors a needle at the value's start or end. */
+export const VALUE_START = "\u0001";
+export const VALUE_END = "\u0002";
+
+export const DAY_MS = 86_400_000;
+
+/** The terms bucket of a time (a UTC day). */
+export function dayOf(timeMs: number): number {
+  return Math.floor(timeMs / DAY_MS);
+}
+
+/** The terms table of a day, unqualified (the schema it lives in is attached as `ix` or is `main`). */
+export function termsTable(day: number): string {
+  return day < 0 ? `terms_m${-day}` : `terms_${day}`;
+}
+
+/** Terms of an event: a promoted value, and the process tree's "created", "child of" and "ended" (per host). */
+export const term = {
+  value: (id: number): string => `v${id}`,
+  created: (hostNo: number, pid: number): string => `p${hostNo}x${pid}`,
+  childOf: (hostNo: number, ppid: number): string => `c${hostNo}x${ppid}`,
+  ended: (hostNo: number, pid: number): string => `e${hostNo}x${pid}`,
+};
+
+/**
+ * A dictionary entry as the writer tracks it. `count` is persisted when it doubles (the row can trail by
+ * half: it only decides when a value turns frequent); `day` whenever it moves on, because retention deletes
+ * values by their persisted last day.
+ */
+type ValueEntry = { id: number; day: number; savedDay: number; count: number; saved: number; frequent: boolean };
+
+/**
+ * A statement that writes: its run() reports changes and rowid as BigInts, since after a delete from a
+ * contentless FTS5 table the connection's last insert rowid is an internal one past 2^53, which node:sqlite
+ * refuses to return as a number.
+ */
+function writer(db: DatabaseSync, sql: string): StatementSync {
+  const statement = db.prepare(sql);
+  statement.setReadBigInts(true);
+  return statement;
+}
+
+/** A pid as a term; a negative number would not survive the tokenizer as one term (and no pid is negative). */
+function nonNegative(n: number | undefined): number | undefined {
+  return n !== undefined && n >= 0 ? n : undefined;
+}
+
+type EventRow = { seq: number; host_no: number; logsource_id: number; time_ms: number; indexed: string };
+
+/** The fields the writer reads: the promoted ones, then the pids. */
+const INDEXED_FIELDS = [...PROMOTED_FIELDS, "ProcessId", "ParentProcessId"];
+const PROCESS_ID = INDEXED_FIELDS.length - 2;
+const PARENT_PROCESS_ID = INDEXED_FIELDS.length - 1;
+
+/** What the index needs of one stored event: its INDEXED_FIELDS values in order (null when absent). */
+export type IndexInput = {
+  readonly seq: number;
+  readonly hostNo: number;
+  readonly category: string;
+  readonly timeMs: number;
+  readonly values: readonly unknown[];
+};
+
+/** The index input of an event as ingest has it, so the index need not read the event back. */
+export function indexInput(
+  seq: number,
+  hostNo: number,
+  category: string,
+  timeMs: number,
+  fields: Readonly<Record<string, unknown>>,
+): IndexInput {
+  return { seq, hostNo, category, timeMs, values: INDEXED_FIELDS.map((field) => fields[field] ?? null) };
+}
+
+/** Entries per generation of the value cache: the newest 2 × this many distinct values are deduplicated. */
+const CACHE_GENERATION = 250_000;
+
+/**
+ * Writes the search index (schema in sqlite-schema.ts) from the events table: every event with a seq above
+ * the watermark, in seq order, one transaction per chunk together with the new watermark, so the index is
+ * exactly the events up to `indexedSeq` at every commit. Runs in the index worker on its own connection, or
+ * inline on the store's connection for in-memory stores; `events` and `logsources` are named unqualified so
+ * both work.
+ */
+export class EventIndexWriter {
+  private readonly db: DatabaseSync;
+  private readonly schema: string;
+  private readonly readEvents: StatementSync;
+  private readonly readCategory: StatementSync;
+  private readonly insertValue: StatementSync;
+  private readonly insertValueText: StatementSync;
+  private readonly saveValue: StatementSync;
+  private readonly insertDay: StatementSync;
+  private readonly setState: StatementSync;
+  private readonly insertTerms = new Map<number, StatementSync>();
+  /**
+   * Folded value → entry, in two generations: when the young one fills up it becomes the old one. Values
+   * are deduplicated through this cache only (a B-tree keyed by value hash would take a random page write
+   * per new value); a value gone from both generations that comes back gets a second id, which searches
+   * find alongside the first.
+   */
+  private young = new Map<string, ValueEntry>();
+  private old = new Map<string, ValueEntry>();
+  private readonly categories = new Map<number, string>();
+  indexedSeq: number;
+
+  constructor(db: DatabaseSync, schema: string) {
+    const s = schema;
+    this.db = db;
+    this.schema = s;
+    // SQLite pulls the few fields the index needs out of each event's JSON (in C, as one small JSON array),
+    // instead of JSON.parse over every field of the event here.
+    const paths = INDEXED_FIELDS.map((f) => `'$."${f}"'`).join(", ");
+    this.readEvents = db.prepare(
+      `SELECT seq, host_no, logsource_id, time_ms, json_extract(fields, ${paths}) AS indexed
+       FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.readCategory = db.prepare("SELECT category FROM logsources WHERE id = ?");
+    this.insertValue = writer(db, `INSERT INTO ${s}.field_values (field, value, last_day, count) VALUES (?, ?, ?, 1)`);
+    this.insertValueText = writer(db, `INSERT INTO ${s}.field_values_text (rowid, value) VALUES (?, ?)`);
+    this.saveValue = writer(db, `UPDATE ${s}.field_values SET last_day = ?, count = ?, frequent = ? WHERE id = ?`);
+    this.insertDay = writer(db, `INSERT OR IGNORE INTO ${s}.index_days (day) VALUES (?)`);
+    this.setState = writer(db, `INSERT OR REPLACE INTO ${s}.index_state (key, value) VALUES (?, ?)`);
+    this.indexedSeq = this.savedSeq();
+    this.warmCache();
+  }
+
+  private savedSeq(): number {
+    const row = this.db.prepare(`SELECT value FROM ${this.schema}.index_state WHERE key = 'indexed_seq'`).get() as
+      { value: string } | undefined;
+    return row === undefined ? 0 : Number(row.value);
+  }
+
+  /** The newest values back into the cache after a restart, so they are not given second ids. */
+  private warmCache(): void {
+    const rows = this.db
+      .prepare(`SELECT * FROM ${this.schema}.field_values ORDER BY id DESC LIMIT ?`)
+      .all(CACHE_GENERATION) as Record<string, unknown>[];
+    for (const row of rows.reverse()) {
+      const count = row.count as number;
+      const day = row.last_day as number;
+      this.young.set(`${row.field as string}\u0000${row.value as string}`, {
+        id: row.id as number,
+        day,
+        savedDay: day,
+        count,
+        saved: count,
+        frequent: row.frequent === 1,
+      });
+    }
+  }
+
+  /**
+   * Indexes up to `maxEvents` events past the watermark, read back from the events table, in one transaction;
+   * returns how many it read. The path after a restart, and the only one inline.
+   */
+  indexNext(maxEvents: number): number {
+    const rows = this.readEvents.all(this.indexedSeq, maxEvents) as EventRow[];
+    if (rows.length === 0) return 0;
+    this.index(
+      rows.map((row) => ({
+        seq: row.seq,
+        hostNo: row.host_no,
+        category: this.category(row.logsource_id),
+        timeMs: row.time_ms,
+        values: JSON.parse(row.indexed) as unknown[],
+      })),
+    );
+    return rows.length;
+  }
+
+  /** Indexes events handed over by ingest (in seq order, right after the watermark) in one transaction. */
+  index(inputs: readonly IndexInput[]): void {
+    if (inputs.length === 0) return;
+    const changed = new Set<ValueEntry>();
+    this.inTransaction(() => {
+      for (const input of inputs) this.indexEvent(input, changed);
+      for (const entry of changed) this.save(entry);
+      const last = (inputs[inputs.length - 1] as IndexInput).seq;
+      this.setState.run("indexed_seq", String(last));
+      this.indexedSeq = last;
+    });
+  }
+
+  private indexEvent(input: IndexInput, changed: Set<ValueEntry>): void {
+    const values = input.values;
+    const day = dayOf(input.timeMs);
+    const terms: string[] = [];
+    for (let i = 0; i < PROCESS_ID; i += 1) {
+      const value = values[i];
+      if (value === null || value === undefined) continue;
+      const field = INDEXED_FIELDS[i] as string;
+      for (const text of new Set(valueTexts(value))) {
+        const entry = this.value(field, text, day);
+        entry.count += 1;
+        if (entry.day < day) entry.day = day;
+        changed.add(entry);
+        if (!entry.frequent) terms.push(term.value(entry.id));
+      }
+    }
+    const pid = nonNegative(integerField(values[PROCESS_ID]));
+    if (input.category === "process_creation" && pid !== undefined) {
+      terms.push(term.created(input.hostNo, pid));
+      const ppid = nonNegative(integerField(values[PARENT_PROCESS_ID]));
+      if (ppid !== undefined) terms.push(term.childOf(input.hostNo, ppid));
+    } else if (input.category === "process_termination" && pid !== undefined) {
+      terms.push(term.ended(input.hostNo, pid));
+    }
+    if (terms.length > 0) this.termsOf(day).run(input.seq, terms.join(" "));
+  }
+
+  /** The insert statement of a day's terms table, creating the table on the day's first event. */
+  private termsOf(day: number): StatementSync {
+    let insert = this.insertTerms.get(day);
+    if (insert === undefined) {
+      const table = `${this.schema}.${termsTable(day)}`;
+      this.db.exec(
+        `CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING fts5(terms, content='', columnsize=0, tokenize='ascii', detail='none')`,
+      );
+      this.insertDay.run(day);
+      insert = writer(this.db, `INSERT INTO ${table} (rowid, terms) VALUES (?, ?)`);
+      this.insertTerms.set(day, insert);
+    }
+    return insert;
+  }
+
+  private category(logsourceId: number): string {
+    let category = this.categories.get(logsourceId);
+    if (category === undefined) {
+      category = (this.readCategory.get(logsourceId) as { category: string } | undefined)?.category ?? "";
+      this.categories.set(logsourceId, category);
+    }
+    return category;
+  }
+
+  private value(field: string, text: string, day: number): ValueEntry {
+    const key = `${field}\u0000${text}`;
+    let entry = this.young.get(key);
+    if (entry !== undefined) return entry;
+    entry = this.old.get(key);
+    if (entry === undefined) {
+      const id = Number(this.insertValue.run(field, text, day).lastInsertRowid);
+      this.insertValueText.run(id, VALUE_START + text + VALUE_END);
+      // The row says count 1 already; the caller raises the count, so saving waits for 2.
+      entry = { id, day, savedDay: day, count: 0, saved: 1, frequent: false };
+    }
+    if (this.young.size >= CACHE_GENERATION) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, entry);
+    return entry;
+  }
+
+  /** Persists an entry when its count doubled, its day moved on, or it just became frequent. */
+  private save(entry: ValueEntry): void {
+    const becameFrequent =
+      !entry.frequent && entry.count > Math.max(FREQUENT_MIN_EVENTS, this.indexedSeq * FREQUENT_SHARE);
+    if (becameFrequent) entry.frequent = true;
+    if (becameFrequent || entry.count >= 2 * entry.saved || entry.day > entry.savedDay) {
+      this.saveValue.run(entry.day, entry.count, entry.frequent ? 1 : 0, entry.id);
+      entry.saved = entry.count;
+      entry.savedDay = entry.day;
+    }
+  }
+
+  private inTransaction(work: () => void): void {
+    this.db.exec("BEGIN");
+    try {
+      work();
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      // Ids, counts, days and tables recorded inside the rolled-back transaction no longer hold.
+      this.young = new Map();
+      this.old = new Map();
+      this.insertTerms.clear();
+      this.indexedSeq = this.savedSeq();
+      this.warmCache();
+      throw error;
+    }
+  }
+
+  /**
+   * After retention: drops the terms of the days before `beforeMs`'s (whole tables: no row-by-row deletes)
+   * and the values last seen before that day, in slices, one transaction each, so the indexer never stalls
+   * for long. The terms of deleted events on the boundary day stay until their day goes: a search joins
+   * terms to events, so they match nothing. Returns the days dropped.
+   */
+  purge(beforeMs: number): number {
+    const s = this.schema;
+    const boundary = dayOf(beforeMs);
+    const days = this.db.prepare(`SELECT day FROM ${s}.index_days WHERE day < ? ORDER BY day`).all(boundary) as {
+      day: number;
+    }[];
+    for (const { day } of days) {
+      this.inTransaction(() => {
+        this.db.exec(`DROP TABLE IF EXISTS ${s}.${termsTable(day)}`);
+        writer(this.db, `DELETE FROM ${s}.index_days WHERE day = ?`).run(day);
+      });
+      this.insertTerms.delete(day);
+    }
+    const orphans = this.db.prepare(`SELECT id FROM ${s}.field_values WHERE last_day < ?`).all(boundary) as {
+      id: number;
+    }[];
+    const deleteValue = writer(this.db, `DELETE FROM ${s}.field_values WHERE id = ?`);
+    const deleteText = writer(this.db, `DELETE FROM ${s}.field_values_text WHERE rowid = ?`);
+    for (let from = 0; from < orphans.length; from += 2000) {
+      this.inTransaction(() => {
+        for (const { id } of orphans.slice(from, from + 2000)) {
+          deleteValue.run(id);
+          deleteText.run(id);
+        }
+      });
+    }
+    this.young = new Map();
+    this.old = new Map();
+    this.warmCache();
+    return days.length;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The search indexer's thread: its own SQLite connection writes the index database while the main thread
+ * ingests into the events database, so indexing runs on the second core instead of adding to every batch.
+ * Ingest hands over what the index needs of each committed batch (`events`: the few indexed fields, so they
+ * are not read back and parsed again). When a batch does not follow the watermark (the thread restarted, or
+ * batches were committed before it started) it reads the events past its watermark from the events database
+ * instead (a WAL reader never blocks the writer); so a restart resumes where the last commit left off.
+ *
+ * Messages in: `events` (a committed batch), `purge` (retention ran), `close`.
+ * Messages out: `progress` (the watermark after each commit), `purged`, `failed` (then the thread exits and
+ * the store restarts it).
+ */
+import { DatabaseSync } from "node:sqlite";
+import { parentPort, workerData } from "node:worker_threads";
+import { EventIndexWriter } from "./sqlite-event-index.ts";
+import type { IndexInput } from "./sqlite-event-index.ts";
+
+export type IndexWorkerData = { readonly eventsPath: string; readonly indexPath: string; readonly chunk: number };
+export type IndexWorkerRequest =
+  | { readonly type: "events"; readonly after: number; readonly inputs: readonly IndexInput[] }
+  | { readonly type: "purge"; readonly id: number; readonly beforeMs: number }
+  | { readonly type: "close" };
+export type IndexWorkerReply =
+  | { readonly type: "progress"; readonly indexedSeq: number }
+  | { readonly type: "purged"; readonly id: number; readonly deleted: number }
+  | { readonly type: "failed"; readonly message: string; readonly code?: string };
+
+const port = parentPort;
+if (port === null) throw new Error("sqlite-index-worker.ts runs as a worker thread");
+const data = workerData as IndexWorkerData;
+const post = (reply: IndexWorkerReply): void => port.postMessage(reply);
+
+let db: DatabaseSync | undefined;
+let writer: EventIndexWriter | undefined;
+let running = false;
+/** Batches handed over and not yet indexed, in commit order. */
+const batches: { after: number; inputs: readonly IndexInput[] }[] = [];
+const purges: { id: number; beforeMs: number }[] = [];
+let closing = false;
+let checkpoints: NodeJS.Timeout | undefined;
+const CHECKPOINT_MS = 1000;
+
+function fail(error: unknown): void {
+  if (checkpoints !== undefined) clearInterval(checkpoints);
+  const e = error as { message?: string; code?: string };
+  post({
+    type: "failed",
+    message: e.message ?? String(error),
+    ...(typeof e.code === "string" ? { code: e.code } : {}),
+  });
+  db?.close();
+  db = undefined;
+  port?.close();
+}
+
+try {
+  // The index file is the main schema, the events file attached read-only in practice (never written here).
+  db = new DatabaseSync(data.indexPath, { timeout: 5000 });
+  db.exec(
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
+  );
+  db.prepare("ATTACH DATABASE ? AS ev").run(data.eventsPath);
+  writer = new EventIndexWriter(db, "main");
+  post({ type: "progress", indexedSeq: writer.indexedSeq });
+  /**
+   * Checkpoints the events database's WAL from here, so the copy into the database file and its fsync happen
+   * on this thread: the store turns automatic checkpoints off on its connection while this thread runs.
+   * PASSIVE never waits for (or blocks) the writer.
+   */
+  checkpoints = setInterval(() => {
+    try {
+      db?.exec("PRAGMA ev.wal_checkpoint(PASSIVE)");
+    } catch (error) {
+      fail(error);
+    }
+  }, CHECKPOINT_MS);
+} catch (error) {
+  fail(error);
+}
+
+/** Indexes until caught up, one chunk per turn of the event loop so purge and close requests get in. */
+function run(): void {
+  if (writer === undefined || closing) return;
+  try {
+    const purge = purges.shift();
+    if (purge !== undefined) {
+      post({ type: "purged", id: purge.id, deleted: writer.purge(purge.beforeMs) });
+    } else if (!indexBatches(writer) && writer.indexNext(data.chunk) === 0) {
+      // Nothing past the watermark in the events table: any batch still held was deleted by retention.
+      batches.length = 0;
+      running = false;
+      return;
+    }
+    post({ type: "progress", indexedSeq: writer.indexedSeq });
+    setImmediate(run);
+  } catch (error) {
+    running = false;
+    fail(error);
+  }
+}
+
+/**
+ * Indexes the handed-over batches that continue the watermark, up to a chunk; false when there are none
+ * (then the events table is read instead). Batches already indexed from the table are dropped.
+ */
+function indexBatches(indexer: EventIndexWriter): boolean {
+  while (batches.length > 0) {
+    const first = batches[0] as { after: number; inputs: readonly IndexInput[] };
+    const last = first.inputs[first.inputs.length - 1];
+    if (last !== undefined && last.seq > indexer.indexedSeq) break;
+    batches.shift();
+  }
+  if (batches[0]?.after !== indexer.indexedSeq) return false;
+  const inputs: IndexInput[] = [];
+  while (batches.length > 0 && inputs.length < data.chunk) {
+    const next = batches[0];
+    if (next === undefined) break;
+    const expected = inputs.length === 0 ? indexer.indexedSeq : (inputs[inputs.length - 1] as IndexInput).seq;
+    if (next.after !== expected) break;
+    inputs.push(...next.inputs);
+    batches.shift();
+  }
+  indexer.index(inputs);
+  return true;
+}
+
+/**
+ * Starts a run a moment after the first wake: ingest commits a batch every few milliseconds under load, and
+ * one index transaction over many batches writes far fewer pages than one per batch.
+ */
+const COALESCE_MS = 100;
+function schedule(): void {
+  if (running) return;
+  running = true;
+  setTimeout(run, COALESCE_MS);
+}
+
+port.on("message", (message: IndexWorkerRequest) => {
+  switch (message.type) {
+    case "events":
+      batches.push({ after: message.after, inputs: message.inputs });
+      schedule();
+      break;
+    case "purge":
+      purges.push({ id: message.id, beforeMs: message.beforeMs });
+      schedule();
+      break;
+    case "close":
+      closing = true;
+      if (checkpoints !== undefined) clearInterval(checkpoints);
+      db?.close();
+      db = undefined;
+      port.close();
+      break;
+  }
+});
+if (writer !== undefined) schedule();

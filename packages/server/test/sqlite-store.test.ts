@@ -1,0 +1,329 @@
+/**
+ * The store contract on the SQLite adapter, in memory (index written inline) and in a temp file (index
+ * written by the worker thread, so searches right after ingest also cover the not-yet-indexed tail), then what
+ * only a file-backed SQLite store has: reopening, a full disk, damaged files, a rebuilt index, scan budgets.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, describe, test } from "node:test";
+import type { WireEvent } from "@ring3/protocol";
+import { openSqliteStore } from "../src/store/sqlite-store.ts";
+import type { SqliteStore, SqliteStoreOptions } from "../src/store/sqlite-store.ts";
+import { alert, at, event, runStoreContract } from "./store-contract.ts";
+
+const root = mkdtempSync(join(tmpdir(), "ring3-sqlite-store-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshPath = (): string => join(root, `store-${++n}`, "ring3.db");
+
+runStoreContract("sqlite :memory:", () => openSqliteStore({ path: ":memory:" }));
+runStoreContract("sqlite file", () => openSqliteStore({ path: freshPath() }));
+
+async function open(path: string, options: Partial<SqliteStoreOptions> = {}): Promise<SqliteStore> {
+  return openSqliteStore({ path, ...options });
+}
+
+/** Waits until the index worker has every stored event and reports no problem. */
+async function indexed(store: SqliteStore): Promise<void> {
+  let stats = await store.stats();
+  for (let i = 0; i < 600 && (stats.indexLag !== 0 || stats.indexProblem !== undefined); i += 1) {
+    await new Promise((tick) => setTimeout(tick, 25));
+    stats = await store.stats();
+  }
+  assert.deepEqual({ lag: stats.indexLag, problem: stats.indexProblem }, { lag: 0, problem: undefined });
+}
+
+async function host(store: SqliteStore, name = "host-a"): Promise<string> {
+  return (
+    await store.createHost({
+      hostname: name,
+      machineId: name,
+      os: "linux",
+      agentVersion: "1",
+      credentialHash: `cred-${name}`,
+      enrolledAt: at(0),
+    })
+  ).id;
+}
+
+const processes = (count: number, from = 0): WireEvent[] =>
+  Array.from({ length: count }, (_, i) =>
+    event(`e${from + i}`, from + i, {
+      Image: `/usr/bin/tool-${(from + i) % 7}`,
+      CommandLine: `tool-${(from + i) % 7} --job ${from + i} --tag ${(from + i) % 3 === 0 ? "rare-tag" : "common"}`,
+      ProcessId: 1000 + from + i,
+      ParentProcessId: 1,
+    }),
+  );
+
+const ids = (items: readonly { id: string }[]): string[] => items.map((i) => i.id);
+
+describe("sqlite store", () => {
+  test("data and the index survive close and reopen; the index catches up with events it missed", async () => {
+    const path = freshPath();
+    let store = await open(path);
+    const hostId = await host(store);
+    await store.ingestBatch({
+      hostId,
+      batchId: "batch-0001",
+      receivedAt: at(100),
+      events: processes(300),
+      alerts: [alert("a1", "e1", 1)],
+    });
+    // Closed at once: the worker may not have indexed the batch yet.
+    await store.close();
+    store = await open(path);
+    await indexed(store);
+    const page = await store.searchEvents({ filters: [{ field: "CommandLine", op: "contains", value: "--job 123 " }] });
+    assert.deepEqual(ids(page.items), ["e123"]);
+    assert.equal((await store.getAlert("a1"))?.count, 1);
+    const resent = await store.ingestBatch({
+      hostId,
+      batchId: "batch-0001",
+      receivedAt: at(200),
+      events: processes(300),
+      alerts: [],
+    });
+    assert.equal(resent.duplicate, true, "batch ids persist");
+    const tree = await store.processTree(hostId, 1010, undefined);
+    assert.equal(tree.nodes.find((node) => node.pid === 1010)?.eventId, "e10");
+    await store.close();
+  });
+
+  test("searches give the same answers before and after the index catches up", async () => {
+    const store = await open(freshPath());
+    const hostId = await host(store);
+    const queries = [
+      { filters: [{ field: "CommandLine", op: "contains" as const, value: "rare-tag" }] },
+      { filters: [{ field: "Image", op: "eq" as const, value: "/USR/BIN/TOOL-3" }] },
+      {
+        filters: [
+          { field: "CommandLine", op: "endswith" as const, value: "common" },
+          { field: "Image", op: "startswith" as const, value: "/usr/bin/tool-1" },
+        ],
+      },
+      { hostId, from: at(500), filters: [{ field: "Image", op: "contains" as const, value: "tool-6" }] },
+    ];
+    const all = async (): Promise<string[][]> => {
+      const answers: string[][] = [];
+      for (const query of queries) {
+        const found: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.searchEvents({ ...query, limit: 37, ...(cursor === undefined ? {} : { cursor }) });
+          found.push(...ids(page.items));
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        answers.push(found);
+      }
+      return answers;
+    };
+    for (let i = 0; i < 2000; i += 250) {
+      await store.ingestBatch({
+        hostId,
+        batchId: `batch-${i}-x`,
+        receivedAt: at(3000),
+        events: processes(250, i),
+        alerts: [],
+      });
+    }
+    const early = await all();
+    await indexed(store);
+    assert.deepEqual(await all(), early);
+    assert.equal(early[0]?.length, 667);
+    await store.close();
+  });
+
+  test("a search the index cannot narrow stops at its scan budget and continues from its cursor", async () => {
+    const store = await open(":memory:", { scanBudgetRows: 40 });
+    const hostId = await host(store);
+    await store.ingestBatch({
+      hostId,
+      batchId: "batch-0001",
+      receivedAt: at(5000),
+      events: processes(500),
+      alerts: [],
+    });
+    // ProcessId is not indexed: this walks the events, 40 rows per page at most.
+    const query = { filters: [{ field: "ProcessId", op: "startswith" as const, value: "11" }] };
+    const first = await store.searchEvents(query);
+    assert.ok(first.items.length < 100, "a short page");
+    assert.notEqual(first.nextCursor, undefined);
+    const found: string[] = [];
+    let pages = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await store.searchEvents({ ...query, ...(cursor === undefined ? {} : { cursor }) });
+      found.push(...ids(page.items));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor !== undefined);
+    assert.deepEqual(
+      found,
+      Array.from({ length: 100 }, (_, i) => `e${199 - i}`),
+    );
+    assert.ok(pages >= 500 / 40, `walked in ${pages} pages`);
+    await store.close();
+  });
+
+  test("a full store refuses the batch whole (R3_ERR_STORE_FULL), keeps what it had, and takes the retry once there is room", async () => {
+    const path = freshPath();
+    const store = await open(path, { maxBytes: 2 * 1024 * 1024 });
+    const hostId = await host(store);
+    let stored = 0;
+    let failure: { code?: string } | undefined;
+    for (let i = 0; i < 200 && failure === undefined; i += 1) {
+      try {
+        const result = await store.ingestBatch({
+          hostId,
+          batchId: `batch-${i}-full`,
+          receivedAt: at(10_000),
+          events: processes(200, i * 200),
+          alerts: [],
+        });
+        stored += result.events;
+      } catch (error) {
+        failure = error as { code?: string };
+        assert.equal(failure.code, "R3_ERR_STORE_FULL");
+        assert.equal((await store.stats()).events, stored, "nothing of the failed batch");
+        // The refused batch id was not kept: the agent's retry is not taken for a duplicate.
+        await store.applyRetention({ maxAgeDays: 36500, maxBytes: 1024 * 1024 }, at(10_000));
+        const retry = await store.ingestBatch({
+          hostId,
+          batchId: `batch-${i}-full`,
+          receivedAt: at(10_000),
+          events: processes(20, i * 200),
+          alerts: [],
+        });
+        assert.deepEqual({ duplicate: retry.duplicate, events: retry.events }, { duplicate: false, events: 20 });
+      }
+    }
+    assert.notEqual(failure, undefined, "the size limit was reached");
+    await store.close();
+    const check = new DatabaseSync(path);
+    assert.deepEqual(
+      check
+        .prepare("PRAGMA integrity_check")
+        .all()
+        .map((row) => row.integrity_check),
+      ["ok"],
+    );
+    check.close();
+  });
+
+  test("a file that is not a database is refused (R3_ERR_STORE_CORRUPT) and left as it was", async () => {
+    const path = freshPath();
+    await open(path).then((s) => s.close());
+    const garbage = Buffer.from("this is not an sqlite database, it is a grocery list: eggs, milk".repeat(100));
+    writeFileSync(path, garbage);
+    rmSync(`${path}-wal`, { force: true });
+    await assert.rejects(open(path), (error: { code?: string }) => error.code === "R3_ERR_STORE_CORRUPT");
+    assert.deepEqual(readFileSync(path), garbage);
+  });
+
+  test("a database from a newer ring3 is refused", async () => {
+    const path = freshPath();
+    await open(path).then((s) => s.close());
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA user_version = 999");
+    db.close();
+    await assert.rejects(
+      open(path),
+      (error: { code?: string; message?: string }) =>
+        error.code === "R3_ERR_STORE_CORRUPT" && /newer/.test(error.message ?? ""),
+    );
+  });
+
+  test("a directory that cannot be created is a clear error", async () => {
+    await assert.rejects(
+      open("/sys/ring3-cannot-create/ring3.db"),
+      (error: { code?: string }) => error.code === "R3_ERR_STORE_READ_ONLY",
+    );
+  });
+
+  test("a damaged or foreign search index is rebuilt from the events", async () => {
+    const a = freshPath();
+    const b = freshPath();
+    for (const [path, prefix] of [
+      [a, "alpha"],
+      [b, "beta"],
+    ] as const) {
+      const store = await open(path);
+      const hostId = await host(store);
+      await store.ingestBatch({
+        hostId,
+        batchId: `batch-${prefix}`,
+        receivedAt: at(1000),
+        events: [event(`${prefix}-1`, 1, { CommandLine: `${prefix} marker` })],
+        alerts: [],
+      });
+      await indexed(store);
+      await store.close();
+    }
+    copyFileSync(`${a}-index`, `${b}-index`);
+    let store = await open(b);
+    await indexed(store);
+    assert.deepEqual(
+      ids((await store.searchEvents({ filters: [{ field: "CommandLine", op: "contains", value: "marker" }] })).items),
+      ["beta-1"],
+    );
+    await store.close();
+
+    writeFileSync(`${b}-index`, Buffer.alloc(8192, 7));
+    rmSync(`${b}-index-wal`, { force: true });
+    store = await open(b);
+    await indexed(store);
+    assert.deepEqual(
+      ids(
+        (await store.searchEvents({ filters: [{ field: "CommandLine", op: "contains", value: "beta mark" }] })).items,
+      ),
+      ["beta-1"],
+    );
+    await store.close();
+    assert.ok(existsSync(`${b}-index`));
+  });
+
+  test("when the index worker dies, ingest goes on, searches stay exact, and a new worker catches up", async () => {
+    const store = await open(freshPath());
+    const hostId = await host(store);
+    await store.ingestBatch({
+      hostId,
+      batchId: "batch-before",
+      receivedAt: at(9000),
+      events: processes(100),
+      alerts: [],
+    });
+    await indexed(store);
+    // A crash of the thread, as a fault in SQLite or the runtime would end it.
+    const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    await worker.terminate();
+    const during = await store.ingestBatch({
+      hostId,
+      batchId: "batch-during",
+      receivedAt: at(9000),
+      events: processes(100, 100),
+      alerts: [],
+    });
+    assert.equal(during.events, 100);
+    const stats = await store.stats();
+    assert.match(stats.indexProblem ?? "", /index worker/);
+    assert.equal(stats.indexLag, 100);
+    const query = { filters: [{ field: "CommandLine", op: "contains" as const, value: "rare-tag" }], limit: 1000 };
+    const expected = Array.from({ length: 200 }, (_, i) => 199 - i)
+      .filter((i) => i % 3 === 0)
+      .map((i) => `e${i}`);
+    assert.deepEqual(ids((await store.searchEvents(query)).items), expected);
+    await indexed(store);
+    assert.deepEqual(ids((await store.searchEvents(query)).items), expected);
+    await store.close();
+  });
+
+  test("a closed store says so", async () => {
+    const store = await open(":memory:");
+    await store.close();
+    await assert.rejects(store.stats(), (error: { code?: string }) => error.code === "R3_ERR_STORE_CLOSED");
+  });
+});

@@ -208,6 +208,9 @@ export class LinuxAgent {
   private readonly recentCreates = new Set<string>();
   private lastLoss = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
+  /** How many file events of each pid are waiting for its fork notification (see `onFanotify`). */
+  private readonly waitingFileEvents = new Map<number, number>();
+  private readonly waitingBatches = new Set<FanotifyEvent[]>();
   private bootTime = 0;
   private events = 0;
   private counter = 0;
@@ -377,7 +380,10 @@ export class LinuxAgent {
     this.fanotify?.stop();
     this.sockDiag?.stop();
     await this.auditSource?.stop();
-    // Connections still waiting for their socket's destroy, and exits waiting for audit, are reported as known.
+    // File events waiting for their writer's fork notification, connections still waiting for their socket's
+    // destroy, and exits waiting for audit, are reported as known.
+    for (const waiting of this.waitingBatches) this.onFanotify(waiting, true);
+    this.waitingBatches.clear();
     clearTimeout(this.connectionTimer);
     this.connections.flush();
     clearTimeout(this.exitTimer);
@@ -763,12 +769,23 @@ export class LinuxAgent {
       if (event.pid === process.pid || event.pid <= 0) continue;
       const paths = this.wantedPaths(event);
       if (paths === undefined) continue;
-      if (!this.ensureKnown(event.pid) && !retry) waiting.push(event);
-      else this.onFileEvent(event, paths, time);
+      if (retry) {
+        const left = (this.waitingFileEvents.get(event.pid) ?? 1) - 1;
+        if (left > 0) this.waitingFileEvents.set(event.pid, left);
+        else this.waitingFileEvents.delete(event.pid);
+        this.onFileEvent(event, paths, time);
+      } else if (this.waitingFileEvents.has(event.pid) || !this.ensureKnown(event.pid)) {
+        // A later event of a pid whose earlier ones wait queues behind them: its CLOSE_WRITE handled before
+        // the waiting CREATE would be reported as a second write of the file.
+        this.waitingFileEvents.set(event.pid, (this.waitingFileEvents.get(event.pid) ?? 0) + 1);
+        waiting.push(event);
+      } else this.onFileEvent(event, paths, time);
     }
-    if (waiting.length > 0 && !this.stopping) {
+    if (waiting.length > 0) {
+      this.waitingBatches.add(waiting);
       const timer = setTimeout(() => {
         this.timers = this.timers.filter((t) => t !== timer);
+        this.waitingBatches.delete(waiting);
         this.onFanotify(waiting, true);
       }, UNKNOWN_PROCESS_WAIT_MS);
       this.timers.push(timer);

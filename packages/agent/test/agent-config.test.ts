@@ -34,7 +34,7 @@ test("ring3-agent.service runs the repository's ring3 agent with /etc/ring3/agen
       .filter((line) => line.startsWith(`${key}=`))
       .map((line) => line.slice(key.length + 1));
   assert.deepEqual(value("ExecStart"), [
-    "/opt/ring3/node_modules/.bin/node --max-semi-space-size=4 /opt/ring3/packages/cli/bin/ring3.js agent --config /etc/ring3/agent.yaml",
+    "/opt/ring3/node_modules/.bin/node --max-semi-space-size=8 /opt/ring3/packages/cli/bin/ring3.js agent --config /etc/ring3/agent.yaml",
   ]);
   assert.deepEqual(value("Restart"), ["on-failure"]);
   assert.deepEqual(value("KillMode"), ["mixed"]);

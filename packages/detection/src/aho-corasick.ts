@@ -1,6 +1,10 @@
-type Hit = (id: number, end: number) => boolean | void;
-
-const stop: Hit = () => true;
+/** A literal to look for: `start` / `end`, it counts only where it begins / ends the input. */
+export type AhoCorasickLiteral = {
+  readonly text: string;
+  readonly id: number;
+  readonly start?: boolean;
+  readonly end?: boolean;
+};
 
 /**
  * The shallowest states (breadth-first) of a prefilter's automaton get a full transition row for ASCII,
@@ -9,219 +13,254 @@ const stop: Hit = () => true;
  */
 export const ROW_STATES = 256;
 
+const ANCHOR_START = 1;
+const ANCHOR_END = 2;
+
 /**
- * Aho–Corasick automaton over lower-cased literals. The trie is stored flat (children of a state are a run in
- * typed arrays, found by a short linear search; the shallowest states have full rows, see ROW_STATES), with
- * failure links, so the whole SigmaHQ Windows ruleset's literals take a few MB instead of a dense table's
- * hundreds. Scanning is linear in the input: each character takes one transition plus amortised failure steps.
+ * Aho–Corasick automaton over literals. States are numbered breadth-first, so the children of a state are a
+ * run of consecutive states (`firstChild[s]` up to `firstChild[s + 1]`), each found by the character that
+ * leads to it (`code`); the shallowest states, numbered first, have full rows (see ROW_STATES). Only states
+ * that end a literal, or whose suffix does, carry output records. A state costs 14 bytes, so the literals of
+ * the whole SigmaHQ Windows ruleset take a few MB. Scanning is linear in the input: each character takes one
+ * transition plus amortised failure steps.
  */
 export class AhoCorasickMatcher {
-  private readonly rootAscii = new Int32Array(128);
-  private readonly rootOther = new Map<number, number>();
-  private readonly childStart: Int32Array;
-  private readonly childCount: Int32Array;
-  private readonly childCode: Uint16Array;
-  private readonly childTarget: Int32Array;
-  /** Per state, the start of its row in `rows` (128 next states, one per ASCII code), or -1. */
-  private readonly row: Int32Array;
-  private readonly rows: Int32Array;
+  private readonly firstChild: Int32Array;
+  /** Per state, the character that leads to it from its parent. */
+  private readonly code: Uint16Array;
   private readonly fail: Int32Array;
-  /** 1 when the state or a state on its output chain ends a literal: the scan loop only then looks further. */
-  private readonly reports: Uint8Array;
-  private readonly outputLink: Int32Array;
+  /**
+   * States below this have a row: `rows[state * width + classOf[code]]` is the next state for an ASCII code.
+   * The ASCII characters the literals use have a class each; all others share class 0, which leads to the
+   * root from every state.
+   */
+  private readonly rowLimit: number;
+  private readonly width: number;
+  private readonly classOf = new Uint8Array(128);
+  private readonly rows: Int32Array;
+  /** The root's children on non-ASCII characters. */
+  private readonly rootOther = new Map<number, number>();
+  /** Per state, 1 + its output record, or 0 when neither it nor a suffix of it ends a literal. */
+  private readonly reports: Int32Array;
+  /** Per output record: its literals (`outLiterals[outStart[r]…outStart[r + 1]]`) and the next record down. */
   private readonly outStart: Int32Array;
-  private readonly outIds: Int32Array;
+  private readonly outLiterals: Int32Array;
+  private readonly outNext: Int32Array;
+  /** Per literal (by position in the constructor's list): its id, length and anchors. */
+  private readonly ids: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly anchors: Uint8Array;
+  /** Per literal, the last `find` that reported it: each is reported once per input. */
+  private readonly stamps: Uint32Array;
+  private stamp = 0;
 
   /** `rowStates`: how many states get a row (at least the root does). */
-  constructor(literals: readonly { readonly text: string; readonly id: number }[], rowStates = 1) {
-    // 1. The trie. Edges go in one map keyed by state and character, and ends in a linked list, so that
-    // building allocates a handful of objects whatever the size (not one map per state).
-    const edgeTo = new Map<number, number>();
-    const endState: number[] = [];
+  constructor(literals: readonly AhoCorasickLiteral[], rowStates = 1) {
+    const count = literals.length;
+    this.ids = Int32Array.from(literals, (l) => l.id);
+    this.lengths = Int32Array.from(literals, (l) => l.text.length);
+    this.anchors = Uint8Array.from(
+      literals,
+      (l) => (l.start === true ? ANCHOR_START : 0) | (l.end === true ? ANCHOR_END : 0),
+    );
+    this.stamps = new Uint32Array(count);
+    // 1. The trie, with temporary ids: each state's children in a linked list (first child, next sibling) in
+    // growing typed arrays, so that building allocates a handful of objects whatever the size.
+    let capacity = 1024;
+    let head = new Int32Array(capacity).fill(-1);
+    let sibling = new Int32Array(capacity);
+    let codeOld = new Uint16Array(capacity);
+    const endOf = new Int32Array(count);
     let states = 1;
-    for (const { text } of literals) {
+    for (let n = 0; n < count; n += 1) {
+      const text = (literals[n] as AhoCorasickLiteral).text;
       let state = 0;
       for (let i = 0; i < text.length; i += 1) {
-        const key = state * 0x10000 + text.charCodeAt(i);
-        let to = edgeTo.get(key);
-        if (to === undefined) {
+        const code = text.charCodeAt(i);
+        let to = head[state] as number;
+        while (to >= 0 && codeOld[to] !== code) to = sibling[to] as number;
+        if (to < 0) {
+          if (states === capacity) {
+            capacity *= 2;
+            const grownHead = new Int32Array(capacity).fill(-1);
+            grownHead.set(head);
+            head = grownHead;
+            const grownSibling = new Int32Array(capacity);
+            grownSibling.set(sibling);
+            sibling = grownSibling;
+            const grownCode = new Uint16Array(capacity);
+            grownCode.set(codeOld);
+            codeOld = grownCode;
+          }
           to = states;
           states += 1;
-          edgeTo.set(key, to);
+          codeOld[to] = code;
+          sibling[to] = head[state] as number;
+          head[state] = to;
         }
         state = to;
       }
-      endState.push(state);
+      endOf[n] = state;
     }
-    // 2. Flatten children: each state's children are a run, found by counting first.
-    this.childStart = new Int32Array(states);
-    this.childCount = new Int32Array(states);
-    for (const key of edgeTo.keys()) {
-      const state = Math.floor(key / 0x10000);
-      this.childCount[state] = (this.childCount[state] as number) + 1;
-    }
-    let at = 0;
-    for (let s = 0; s < states; s += 1) {
-      this.childStart[s] = at;
-      at += this.childCount[s] as number;
-    }
-    this.childCode = new Uint16Array(at);
-    this.childTarget = new Int32Array(at);
-    const filled = new Int32Array(states);
-    for (const [key, to] of edgeTo) {
-      const state = Math.floor(key / 0x10000);
-      const slot = (this.childStart[state] as number) + (filled[state] as number);
-      filled[state] = (filled[state] as number) + 1;
-      this.childCode[slot] = key % 0x10000;
-      this.childTarget[slot] = to;
-      if (state === 0) {
-        if (key < 128) this.rootAscii[key] = to;
-        else this.rootOther.set(key, to);
+    // 2. Breadth-first numbering: a state's children get consecutive numbers.
+    const newId = new Int32Array(states);
+    const order = new Int32Array(states);
+    let next = 1;
+    this.firstChild = new Int32Array(states + 1);
+    this.code = new Uint16Array(states);
+    for (let at = 0; at < states; at += 1) {
+      const old = order[at] as number;
+      this.firstChild[at] = next;
+      for (let child = head[old] as number; child >= 0; child = sibling[child] as number) {
+        newId[child] = next;
+        order[next] = child;
+        this.code[next] = codeOld[child] as number;
+        next += 1;
       }
     }
-    const ends = new Int32Array(states);
-    for (const state of endState) ends[state] = (ends[state] as number) + 1;
-    this.row = new Int32Array(states).fill(-1);
-    const rowCount = Math.max(1, Math.min(states, rowStates));
-    this.rows = new Int32Array(rowCount * 128);
-    // 3. Failure and output links, breadth-first.
+    this.firstChild[states] = next;
+    // 3. Failure links, breadth-first (a state's failure state is shallower, so already known).
     this.fail = new Int32Array(states);
-    this.outputLink = new Int32Array(states).fill(-1);
-    this.reports = new Uint8Array(states);
-    const queue: number[] = [];
-    const children = (state: number): number[] => {
-      const start = this.childStart[state] as number;
-      return Array.from({ length: this.childCount[state] as number }, (_, k) => start + k);
-    };
-    for (const edge of children(0)) queue.push(this.childTarget[edge] as number);
-    for (let head = 0; head < queue.length; head += 1) {
-      const state = queue[head] ?? 0;
-      const f = this.fail[state] ?? 0;
-      this.outputLink[state] = (ends[f] as number) > 0 ? f : (this.outputLink[f] ?? -1);
-      this.reports[state] = (ends[state] as number) > 0 || this.outputLink[state] !== -1 ? 1 : 0;
-      for (const edge of children(state)) {
-        const code = this.childCode[edge] as number;
-        const to = this.childTarget[edge] as number;
-        // The failure state of `to` is where the longest proper suffix of its string leads.
-        let g = f;
-        let target: number;
-        for (;;) {
-          target = this.step(g, code);
-          if (target >= 0 || g === 0) break;
-          g = this.fail[g] ?? 0;
+    let width = 1;
+    for (let c = 1; c < states; c += 1) {
+      const code = this.code[c] as number;
+      if (code < 128 && this.classOf[code] === 0) this.classOf[code] = width++;
+    }
+    this.width = width;
+    this.rowLimit = Math.max(1, Math.min(states, rowStates));
+    this.rows = new Int32Array(this.rowLimit * width);
+    for (let c = this.firstChild[0] as number; c < (this.firstChild[1] as number); c += 1) {
+      const code = this.code[c] as number;
+      if (code < 128) this.rows[this.classOf[code] as number] = c;
+      else this.rootOther.set(code, c);
+    }
+    for (let s = 1; s < states; s += 1) {
+      const end = this.firstChild[s + 1] as number;
+      for (let c = this.firstChild[s] as number; c < end; c += 1) {
+        // The failure state of `c` is where the longest proper suffix of its string leads.
+        const code = this.code[c] as number;
+        let g = this.fail[s] as number;
+        let target = this.child(g, code);
+        while (target < 0 && g !== 0) {
+          g = this.fail[g] as number;
+          target = this.child(g, code);
         }
-        this.fail[to] = Math.max(target, 0);
-        queue.push(to);
+        this.fail[c] = Math.max(target, 0);
+      }
+      if (s < this.rowLimit) {
+        const base = s * width;
+        const failBase = (this.fail[s] as number) * width;
+        for (let k = 1; k < width; k += 1) this.rows[base + k] = this.rows[failBase + k] as number;
+        for (let c = this.firstChild[s] as number; c < (this.firstChild[s + 1] as number); c += 1) {
+          const code = this.code[c] as number;
+          if (code < 128) this.rows[base + (this.classOf[code] as number)] = c;
+        }
       }
     }
-    // 4. Rows, breadth-first: a failure state is shallower, so its row is already there.
-    const order = [0, ...queue].slice(0, rowCount);
-    order.forEach((state, n) => {
-      const base = n * 128;
-      this.row[state] = base;
-      const f = this.fail[state] as number;
-      for (let code = 0; code < 128; code += 1) {
-        const child = this.step(state, code);
-        this.rows[base + code] =
-          state === 0 || child >= 0 ? child : (this.rows[(this.row[f] as number) + code] as number);
-      }
-    });
-    // 5. Output ids, flat, in the order the literals were given.
-    this.outStart = new Int32Array(states + 1);
-    let total = 0;
-    for (let s = 0; s < states; s += 1) {
-      this.outStart[s] = total;
-      total += ends[s] as number;
+    // 4. Output records, for the states that end a literal or have a suffix that does.
+    const ends = new Int32Array(states + 1);
+    for (let n = 0; n < count; n += 1) {
+      const s = newId[endOf[n] as number] as number;
+      ends[s] = (ends[s] as number) + 1;
     }
-    this.outStart[states] = total;
-    this.outIds = new Int32Array(total);
-    filled.fill(0);
-    literals.forEach(({ id }, n) => {
-      const state = endState[n] as number;
-      this.outIds[(this.outStart[state] as number) + (filled[state] as number)] = id;
-      filled[state] = (filled[state] as number) + 1;
-    });
+    this.reports = new Int32Array(states);
+    let records = 0;
+    // Breadth-first, so a state's failure state has its record (or none) before the state.
+    for (let s = 1; s < states; s += 1) {
+      if ((ends[s] as number) > 0 || (this.reports[this.fail[s] as number] as number) > 0) {
+        records += 1;
+        this.reports[s] = records;
+      }
+    }
+    this.outStart = new Int32Array(records + 1);
+    this.outNext = new Int32Array(records);
+    for (let s = 1; s < states; s += 1) {
+      const r = (this.reports[s] as number) - 1;
+      if (r < 0) continue;
+      this.outStart[r + 1] = ends[s] as number;
+      this.outNext[r] = (this.reports[this.fail[s] as number] as number) - 1;
+    }
+    for (let r = 0; r < records; r += 1)
+      this.outStart[r + 1] = (this.outStart[r + 1] as number) + (this.outStart[r] as number);
+    this.outLiterals = new Int32Array(this.outStart[records] as number);
+    const at = new Int32Array(records);
+    for (let n = 0; n < count; n += 1) {
+      const r = (this.reports[newId[endOf[n] as number] as number] as number) - 1;
+      this.outLiterals[(this.outStart[r] as number) + (at[r] as number)] = n;
+      at[r] = (at[r] as number) + 1;
+    }
   }
 
   get stateCount(): number {
     return this.fail.length;
   }
 
-  /** The child of `state` on `code`, or -1 (the root answers 0 for characters it has no child for). */
-  private step(state: number, code: number): number {
-    if (state === 0) {
-      return code < 128 ? (this.rootAscii[code] ?? 0) : (this.rootOther.get(code) ?? 0);
-    }
-    return this.child(state, code);
-  }
-
+  /** The child of `state` on `code`, or -1. */
   private child(state: number, code: number): number {
-    const start = this.childStart[state] as number;
-    const end = start + (this.childCount[state] as number);
-    const childCode = this.childCode;
-    for (let i = start; i < end; i += 1) if (childCode[i] === code) return this.childTarget[i] as number;
+    if (state === 0) {
+      const c = code < 128 ? (this.rows[this.classOf[code] as number] as number) : (this.rootOther.get(code) ?? 0);
+      return c > 0 ? c : -1;
+    }
+    const end = this.firstChild[state + 1] as number;
+    const codes = this.code;
+    for (let c = this.firstChild[state] as number; c < end; c += 1) if (codes[c] === code) return c;
     return -1;
   }
 
   /** The state after `code` from `state`: its child, else the child of the longest suffix that has one. */
   private advance(state: number, code: number): number {
-    const row = this.row;
-    const fail = this.fail;
     let s = state;
     for (;;) {
-      if (code < 128 && (row[s] as number) >= 0) return this.rows[(row[s] as number) + code] as number;
+      if (code < 128 && s < this.rowLimit) return this.rows[s * this.width + (this.classOf[code] as number)] as number;
       if (s === 0) return this.rootOther.get(code) ?? 0;
       const next = this.child(s, code);
       if (next >= 0) return next;
-      s = fail[s] as number;
+      s = this.fail[s] as number;
     }
   }
 
-  /**
-   * Calls `hit(id, end)` for every literal occurring in `input`, `end` the index after it (ids may repeat);
-   * `hit` returning true stops the scan, and then so does `scan`.
-   */
-  scan(input: string, hit: Hit): boolean {
+  /** Pushes to `out` the id of every literal occurring in `input` where its anchors allow, once each. */
+  find(input: string, out: number[]): void {
     const reports = this.reports;
+    const stamp = this.nextStamp();
     let state = 0;
     for (let i = 0; i < input.length; i += 1) {
       state = this.advance(state, input.charCodeAt(i));
-      if (reports[state] === 1 && this.report(state, i + 1, hit)) return true;
+      if (reports[state] !== 0) this.report(state, i + 1, input.length, stamp, out);
     }
-    return false;
   }
 
   /**
-   * `scan` of `input` lower-cased, for ASCII input: upper-case letters are folded on the way, without making
-   * the lower-cased copy. Returns false, having reported only part of the hits, when `input` is not ASCII.
+   * `find` in `input` lower-cased, for ASCII input: upper-case letters are folded on the way, without making
+   * the lower-cased copy. Returns false, having pushed only part of the ids, when `input` is not ASCII.
    */
-  scanAscii(input: string, hit: (id: number, end: number) => void): boolean {
+  findFolded(input: string, out: number[]): boolean {
     // `advance` inlined: this loop runs over every new value of every indexed field.
     const reports = this.reports;
-    const row = this.row;
     const rows = this.rows;
+    const rowLimit = this.rowLimit;
+    const width = this.width;
+    const classOf = this.classOf;
     const fail = this.fail;
-    const childStart = this.childStart;
-    const childCount = this.childCount;
-    const childCode = this.childCode;
-    const childTarget = this.childTarget;
+    const firstChild = this.firstChild;
+    const codes = this.code;
+    const stamp = this.nextStamp();
+    const length = input.length;
     let state = 0;
-    for (let i = 0; i < input.length; i += 1) {
+    for (let i = 0; i < length; i += 1) {
       let code = input.charCodeAt(i);
       if (code >= 128) return false;
       if (code >= 65 && code <= 90) code += 32;
       for (;;) {
-        const r = row[state] as number;
-        if (r >= 0) {
-          state = rows[r + code] as number;
+        if (state < rowLimit) {
+          state = rows[state * width + (classOf[code] as number)] as number;
           break;
         }
-        const start = childStart[state] as number;
-        const end = start + (childCount[state] as number);
+        const end = firstChild[state + 1] as number;
         let next = -1;
-        for (let k = start; k < end; k += 1) {
-          if (childCode[k] === code) {
-            next = childTarget[k] as number;
+        for (let c = firstChild[state] as number; c < end; c += 1) {
+          if (codes[c] === code) {
+            next = c;
             break;
           }
         }
@@ -231,7 +270,7 @@ export class AhoCorasickMatcher {
         }
         state = fail[state] as number;
       }
-      if (reports[state] === 1) this.report(state, i + 1, hit);
+      if (reports[state] !== 0) this.report(state, i + 1, length, stamp, out);
     }
     return true;
   }
@@ -244,26 +283,48 @@ export class AhoCorasickMatcher {
     const n = input.length;
     let state = 0;
     for (let j = 0; j < n; j += 1) {
-      const next = this.step(state, input.charCodeAt(fromEnd ? n - 1 - j : j));
-      if (next <= 0) return false;
+      const next = this.child(state, input.charCodeAt(fromEnd ? n - 1 - j : j));
+      if (next < 0) return false;
       state = next;
-      if ((this.outStart[state] as number) < (this.outStart[state + 1] as number)) return true;
+      const r = (this.reports[state] as number) - 1;
+      if (r >= 0 && (this.outStart[r] as number) < (this.outStart[r + 1] as number)) return true;
     }
     return false;
   }
 
-  /** Whether any literal occurs in `input`. */
+  /** Whether any literal occurs in `input` (anchors aside). */
   contains(input: string): boolean {
-    return this.scan(input, stop);
-  }
-
-  private report(state: number, at: number, hit: Hit): boolean {
-    let s = state;
-    while (s > 0) {
-      const end = this.outStart[s + 1] ?? 0;
-      for (let i = this.outStart[s] ?? 0; i < end; i += 1) if (hit(this.outIds[i] ?? 0, at) === true) return true;
-      s = this.outputLink[s] ?? -1;
+    const reports = this.reports;
+    let state = 0;
+    for (let i = 0; i < input.length; i += 1) {
+      state = this.advance(state, input.charCodeAt(i));
+      if (reports[state] !== 0) return true;
     }
     return false;
+  }
+
+  private nextStamp(): number {
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    return this.stamp;
+  }
+
+  private report(state: number, end: number, length: number, stamp: number, out: number[]): void {
+    const stamps = this.stamps;
+    for (let r = (this.reports[state] as number) - 1; r >= 0; r = this.outNext[r] as number) {
+      const last = this.outStart[r + 1] as number;
+      for (let k = this.outStart[r] as number; k < last; k += 1) {
+        const literal = this.outLiterals[k] as number;
+        if (stamps[literal] === stamp) continue;
+        const anchor = this.anchors[literal] as number;
+        if ((anchor & ANCHOR_START) !== 0 && end !== this.lengths[literal]) continue;
+        if ((anchor & ANCHOR_END) !== 0 && end !== length) continue;
+        stamps[literal] = stamp;
+        out.push(this.ids[literal] as number);
+      }
+    }
   }
 }

@@ -2,24 +2,27 @@ import type { ConditionNode } from "./condition-parser.ts";
 import { identifierPatternMatches, isConditionError, parseCondition } from "./condition-parser.ts";
 import type { DiagnosticSink } from "./diagnostics.ts";
 import type { EventView } from "./event-view.ts";
-import type { CompiledField, CompileOptions, FieldMatch } from "./field-matcher.ts";
-import type { FieldOp, LiteralGroup, Requirement } from "./value-test.ts";
+import type { CompiledField, CompileOptions, FieldExplainer, FieldMatch } from "./field-matcher.ts";
+import type { ConditionProgram, ConditionScope, SearchOps } from "./condition-program.ts";
+import { compileProgram, runProgram } from "./condition-program.ts";
+import type { LiteralGroup, Requirement } from "./value-test.ts";
 import { fieldMatches } from "./value-test.ts";
-import { compileField } from "./field-matcher.ts";
+import { compileField, explainField } from "./field-matcher.ts";
 import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
 
 /** A search identifier compiled: an OR of AND-groups of field tests. */
 export type CompiledSearch = {
   readonly name: string;
   readonly alternatives: readonly (readonly CompiledField[])[];
-  readonly op: CondOp;
-  readonly test: (view: EventView) => boolean;
+  readonly ops: SearchOps;
 };
 
 /** Which search identifiers matched, and on which fields — "a match explains which selections matched". */
 export type MatchExplanation = {
   readonly condition: string;
   readonly selections: readonly { readonly name: string; readonly fields: readonly FieldMatch[] }[];
+  /** Why there is no explanation: the rule threw while explaining the match (it was disabled for it). */
+  readonly error?: string;
 };
 
 export type CompiledDetection = {
@@ -31,14 +34,27 @@ export type CompiledDetection = {
    * The ruleset's prefilter evaluates a rule only on events where every set has a hit.
    */
   readonly atoms: readonly (readonly Atom[])[] | undefined;
+  /**
+   * Field literals of which any one, found in its field (lower-cased, where its anchors say), makes the
+   * detection false: the literals of `not filter` when the filter holds as soon as one of them occurs. The
+   * prefilter does not evaluate a rule on an event it finds one in.
+   */
+  readonly vetoes?: readonly Atom[];
+  /** Field literals of which any one, found in its field, makes the detection true (how a filter vetoes). */
+  readonly triggers?: readonly Atom[];
+  /** Whether the detection holds exactly when one of `triggers` occurs: they decide it alone. */
+  readonly decided?: boolean;
+  /**
+   * `test`, for an event the prefilter has found none of `vetoes` in: without the `not filter` terms that
+   * their vetoes decide (a rule's many filters then cost nothing when it matches).
+   */
+  readonly afterVetoes?: (view: EventView) => boolean;
   /** The literal groups of the field ops the condition uses (see `LiteralGroup`); the prefilter marks them. */
   readonly literalGroups?: readonly LiteralGroup[];
 };
 
 /** One of these requirements on a field; `field` undefined: on any value of the event (keywords). */
 export type Atom = { readonly field: string | undefined; readonly requirements: readonly Requirement[] };
-
-type Evaluator = (view: EventView) => boolean;
 
 export function compileDetection(
   detection: SigmaDetection,
@@ -72,37 +88,81 @@ export function compileDetection(
     conditions.push({ node, text });
   }
   if (!ok) return undefined;
-  const ops = conditions.map((c) => compileCondition(c.node, searches));
+  const scope: ConditionScope = {
+    search: (name) => searches.get(name)?.ops,
+    names: (pattern) => resolvePattern(pattern, searches),
+  };
+  const programs = conditions.map((c) => compileProgram(c.node, scope));
   // Spec: a list of conditions is ORed.
-  const root: CondOp = ops.length === 1 && ops[0] !== undefined ? ops[0] : condOp(C.or, { items: ops });
-  const test: Evaluator = (view) => evalCond(root, view);
+  const root =
+    programs.length === 1 && programs[0] !== undefined
+      ? programs[0]
+      : compileProgram({ t: "or", items: conditions.map((c) => c.node) }, scope);
   const atoms = orClauses(conditions.map((c) => conditionClauses(c.node, searches)));
+  // A list of conditions is ORed: a literal makes it false only by making each false, true by making one.
+  const only = conditions.length === 1 ? conditions[0]?.node : undefined;
+  const vetoes = only === undefined ? [] : conditionVetoes(only, searches);
+  const triggers = conditions.flatMap((c) => conditionTriggers(c.node, searches));
+  const decided = conditions.length > 0 && conditions.every((c) => decidedByTriggers(c.node, searches));
+  const vetoed = only === undefined ? undefined : withoutVetoed(only, searches);
+  const afterVetoes = vetoed === undefined ? root : compileProgram(vetoed, scope);
   const used = new Set(conditions.flatMap((c) => referencedNames(c.node, searches)));
   const literalGroups = [...used].flatMap(
     (name) => searches.get(name)?.alternatives.flatMap((fields) => fields.flatMap((f) => f.groups)) ?? [],
   );
+  // What explaining needs, and only that: the rest of the compiled fields (their clauses…) is left behind.
   const explained = conditions.map((c) => ({
     condition: c.text.text,
     searches: referencedSearches(c.node, searches)
       .map((name) => searches.get(name))
-      .filter((s): s is CompiledSearch => s !== undefined),
+      .filter((s): s is CompiledSearch => s !== undefined)
+      .map((s) => ({ name: s.name, alternatives: s.alternatives.map((fields) => fields.map((f) => f.explainer)) })),
   }));
-  return {
-    test,
+  return compiledDetection(root, afterVetoes, programs, explained, {
     atoms,
+    vetoes,
+    triggers,
+    decided,
     literalGroups,
+  });
+}
+
+type Explained = {
+  readonly condition: string;
+  readonly searches: readonly {
+    readonly name: string;
+    readonly alternatives: readonly (readonly FieldExplainer[])[];
+  }[];
+};
+
+/**
+ * The compiled detection. Its closures are made here, apart from the compiler's own, so that they keep alive
+ * only what they use (a closure holds every variable of its scope that any closure there captures).
+ */
+function compiledDetection(
+  root: ConditionProgram,
+  afterVetoes: ConditionProgram,
+  programs: readonly ConditionProgram[],
+  explained: readonly Explained[],
+  prefilter: Pick<CompiledDetection, "atoms" | "vetoes" | "triggers" | "decided" | "literalGroups">,
+): CompiledDetection {
+  const test = (view: EventView): boolean => runProgram(root, view);
+  return {
+    ...prefilter,
+    test,
+    afterVetoes: afterVetoes === root ? test : (view) => runProgram(afterVetoes, view),
     explain: (view) => {
       // Explaining runs on matches only: the condition that matched (the first, when there is one), then each
       // selection it names that holds, with the fields of its first group that holds.
       let matched = explained[0];
       if (explained.length > 1) {
-        const at = ops.findIndex((op) => evalCond(op, view));
+        const at = programs.findIndex((p) => runProgram(p, view));
         matched = explained[at] ?? matched;
       }
       const selections: { name: string; fields: FieldMatch[] }[] = [];
       for (const s of matched?.searches ?? []) {
         const group = s.alternatives.find((fields) => fields.every((f) => fieldMatches(f.op, view)));
-        if (group !== undefined) selections.push({ name: s.name, fields: group.map((f) => f.explain(view)) });
+        if (group !== undefined) selections.push({ name: s.name, fields: group.map((f) => explainField(f, view)) });
       }
       return { condition: matched?.condition ?? "", selections };
     },
@@ -135,8 +195,7 @@ function conditionPos(text: ConditionText, offset: number): { line: number; col:
 }
 
 function compileSearch(name: string, alternatives: CompiledField[][]): CompiledSearch {
-  const op = condOp(C.search, { groups: alternatives.map((fields) => fields.map((f) => f.op)) });
-  return { name, alternatives, op, test: (view) => evalCond(op, view) };
+  return { name, alternatives, ops: alternatives.map((fields) => fields.map((f) => f.op)) };
 }
 
 /** Spec: "1/all of them: ... across all defined search identifiers not starting with an underscore `_`". */
@@ -174,74 +233,6 @@ function checkReferences(
         conditionPos(text, node.offset),
       );
       return false;
-  }
-}
-
-/** Condition operators, evaluated by `evalCond` (see value-test.ts for why tests are data, not closures). */
-const C = { and: 0, or: 1, not: 2, search: 3, atLeast: 4, never: 5 } as const;
-type CondKind = (typeof C)[keyof typeof C];
-
-type CondOp = {
-  readonly kind: CondKind;
-  readonly items: readonly CondOp[];
-  /** atLeast: how many items must hold. */
-  readonly need: number;
-  /** search: an OR of AND-groups of field tests. */
-  readonly groups: readonly (readonly FieldOp[])[];
-};
-
-function condOp(kind: CondKind, init: Partial<Omit<CondOp, "kind">> = {}): CondOp {
-  return { kind, items: init.items ?? [], need: init.need ?? 0, groups: init.groups ?? [] };
-}
-
-function evalCond(op: CondOp, view: EventView): boolean {
-  switch (op.kind) {
-    case C.and:
-      for (const item of op.items) if (!evalCond(item, view)) return false;
-      return true;
-    case C.or:
-      for (const item of op.items) if (evalCond(item, view)) return true;
-      return false;
-    case C.not:
-      return !evalCond(op.items[0] as CondOp, view);
-    case C.search:
-      for (const group of op.groups) {
-        let all = true;
-        for (const f of group) {
-          if (!fieldMatches(f, view)) {
-            all = false;
-            break;
-          }
-        }
-        if (all) return true;
-      }
-      return false;
-    case C.atLeast: {
-      let count = 0;
-      for (const item of op.items) if (evalCond(item, view) && ++count >= op.need) return true;
-      return op.need === 0;
-    }
-    case C.never:
-      return false;
-  }
-}
-
-function compileCondition(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): CondOp {
-  switch (node.t) {
-    case "and":
-      return condOp(C.and, { items: node.items.map((i) => compileCondition(i, searches)) });
-    case "or":
-      return condOp(C.or, { items: node.items.map((i) => compileCondition(i, searches)) });
-    case "not":
-      return condOp(C.not, { items: [compileCondition(node.item, searches)] });
-    case "id":
-      return searches.get(node.name)?.op ?? condOp(C.never);
-    case "of": {
-      const items = resolvePattern(node.pattern, searches).map((n) => searches.get(n)?.op ?? condOp(C.never));
-      if (node.quantifier === "all") return condOp(C.and, { items });
-      if (node.quantifier === 1) return condOp(C.or, { items });
-      return condOp(C.atLeast, { items, need: node.quantifier });
-    }
   }
 }
 
@@ -311,6 +302,90 @@ function searchClauses(search: CompiledSearch): Atom[][] {
       ),
     ),
   );
+}
+
+/** Literals that make the condition false when found (see `CompiledDetection.vetoes`). */
+function conditionVetoes(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): Atom[] {
+  switch (node.t) {
+    case "and":
+      return node.items.flatMap((i) => conditionVetoes(i, searches));
+    case "not":
+      return conditionTriggers(node.item, searches);
+    case "or":
+    case "id":
+    case "of":
+      return [];
+  }
+}
+
+/** Literals that make the condition true when found (see `CompiledDetection.triggers`). */
+function conditionTriggers(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): Atom[] {
+  switch (node.t) {
+    case "or":
+      return node.items.flatMap((i) => conditionTriggers(i, searches));
+    case "and":
+      return node.items.length === 1 ? conditionTriggers(node.items[0] as ConditionNode, searches) : [];
+    case "not":
+      return conditionVetoes(node.item, searches);
+    case "id":
+      return searchTriggers(searches.get(node.name));
+    case "of": {
+      const names = resolvePattern(node.pattern, searches);
+      if (node.quantifier !== 1 && !(node.quantifier === "all" && names.length === 1)) return [];
+      return names.flatMap((n) => searchTriggers(searches.get(n)));
+    }
+  }
+}
+
+/** Whether the condition holds exactly when one of its triggers occurs (see `conditionTriggers`). */
+function decidedByTriggers(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): boolean {
+  switch (node.t) {
+    case "or":
+      return node.items.every((i) => decidedByTriggers(i, searches));
+    case "and":
+      return node.items.length === 1 && decidedByTriggers(node.items[0] as ConditionNode, searches);
+    case "not":
+      return false;
+    case "id":
+      return searchDecided(searches.get(node.name));
+    case "of": {
+      const names = resolvePattern(node.pattern, searches);
+      if (node.quantifier !== 1 && !(node.quantifier === "all" && names.length === 1)) return false;
+      return names.every((n) => searchDecided(searches.get(n)));
+    }
+  }
+}
+
+function searchDecided(search: CompiledSearch | undefined): boolean {
+  return (
+    search !== undefined &&
+    search.alternatives.length > 0 &&
+    search.alternatives.every((fields) => fields.length === 1 && (fields[0] as CompiledField).sufficient.length > 0)
+  );
+}
+
+/**
+ * The condition without the `not X` terms of its top-level AND that its vetoes decide (X holds exactly when
+ * one of its triggers, which are the condition's vetoes, occurs); undefined when there are none.
+ */
+function withoutVetoed(node: ConditionNode, searches: ReadonlyMap<string, CompiledSearch>): ConditionNode | undefined {
+  const items = node.t === "and" ? node.items : [node];
+  const kept = items.filter((i) => !(i.t === "not" && decidedByTriggers(i.item, searches)));
+  return kept.length === items.length ? undefined : { t: "and", items: kept };
+}
+
+/**
+ * A search holds when one of its alternatives does; an alternative of one field op over plain values holds as
+ * soon as one of its literals occurs in the field (see `CompiledField.sufficient`).
+ */
+function searchTriggers(search: CompiledSearch | undefined): Atom[] {
+  const out: Atom[] = [];
+  for (const fields of search?.alternatives ?? []) {
+    const only = fields.length === 1 ? fields[0] : undefined;
+    if (only === undefined || only.sufficient.length === 0) continue;
+    out.push({ field: only.field, requirements: only.sufficient });
+  }
+  return out;
 }
 
 const MAX_CLAUSES = 3;

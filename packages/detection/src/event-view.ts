@@ -8,6 +8,11 @@ import type { Event, FieldValue } from "@ring3/schema";
 const slotByName = new Map<string, number>();
 const slotNames: string[] = [];
 
+/** The field name a slot stands for, as the rules spell it. */
+export function fieldName(slot: number): string {
+  return slotNames[slot] as string;
+}
+
 export function fieldSlot(name: string): number {
   let slot = slotByName.get(name);
   if (slot === undefined) {
@@ -17,20 +22,6 @@ export function fieldSlot(name: string): number {
   }
   return slot;
 }
-
-/** The literal groups (see value-test.ts) one value holds, and their literals, both by id, ascending. */
-export type GroupHits = { readonly groups: readonly number[]; readonly literals: readonly number[] };
-
-/**
- * Where a view gets the group hits of a field's values (slot -1: of `allStrings()`), aligned with them; the
- * ruleset's prefilter scans for them, on first need in an event. `hits` may also answer undefined: then the
- * field's ops test its values themselves.
- */
-export type GroupSource = {
-  /** By group id, 1 for the groups the source looks for. */
-  readonly known: Uint8Array;
-  readonly hits: (view: EventView, slot: number) => readonly GroupHits[] | undefined;
-};
 
 /**
  * One event as the compiled rules see it. Sigma field names are case-insensitive ("Field lookups are
@@ -52,10 +43,10 @@ export class EventView {
   private lowerCache: (readonly string[] | undefined)[] = [];
   private all: readonly string[] | undefined;
   private allLower: readonly string[] | undefined;
-  private groupSource: GroupSource | undefined;
-  private hitStamps = new Uint32Array(0);
-  private hitCache: (readonly GroupHits[] | undefined)[] = [];
-  private keywordHits: readonly GroupHits[] | null | undefined;
+  /** By literal group id (see value-test.ts): 1 for the groups the prefilter has looked for in this event. */
+  private groupsKnown: Uint8Array | undefined;
+  /** By group id: the epoch of the last event whose values hold the group. */
+  private groupMarks = new Uint32Array(0);
 
   constructor(event: Event) {
     this.current = event;
@@ -74,48 +65,44 @@ export class EventView {
     this.keyLengths = -1;
     this.all = undefined;
     this.allLower = undefined;
-    this.groupSource = undefined;
-    this.keywordHits = null;
+    this.groupsKnown = undefined;
     this.epoch = (this.epoch + 1) >>> 0;
     if (this.epoch === 0) {
       this.stringStamps.fill(0);
       this.lowerStamps.fill(0);
-      this.hitStamps.fill(0);
+      this.groupMarks.fill(0);
       this.epoch = 1;
     }
   }
 
-  /** From the ruleset: where the literal groups of its rules' field ops are found (undefined: nowhere). */
-  setGroupSource(source: GroupSource | undefined): void {
-    this.groupSource = source;
+  /**
+   * From the ruleset's prefilter, which has looked up every value of the event: the groups it looked for
+   * (undefined: none), after marking those the values hold (`markGroups`).
+   */
+  setGroupsKnown(known: Uint8Array | undefined): void {
+    this.groupsKnown = known;
+    if (known !== undefined && known.length > this.groupMarks.length) {
+      const grown = new Uint32Array(Math.max(known.length, this.groupMarks.length * 2));
+      grown.set(this.groupMarks);
+      this.groupMarks = grown;
+    }
+  }
+
+  /** Marks the groups `ids[from…]` (ids below the length of the known groups) as held by the event's values. */
+  markGroups(ids: Int32Array, from: number): void {
+    const marks = this.groupMarks;
+    const epoch = this.epoch;
+    for (let k = from; k < ids.length; k += 1) marks[ids[k] as number] = epoch;
   }
 
   /**
-   * Whether some value of the field (slot -1: any value) holds the group: 1 or 0, or -1 when the group source
-   * does not say (the op then tests the values itself).
+   * Whether some value of the group's field (for keywords: any value) holds the group: 1 or 0, or -1 when the
+   * prefilter has not looked for it (the op then tests the values itself).
    */
-  groupFound(slot: number, id: number): number {
-    if (this.groupSource === undefined || this.groupSource.known[id] !== 1) return -1;
-    const hits = this.groupHitsAt(slot);
-    if (hits === undefined) return -1;
-    for (let i = 0; i < hits.length; i += 1) if (holds((hits[i] as GroupHits).groups, id)) return 1;
-    return 0;
-  }
-
-  /** The group hits of each of `stringsAt(slot)` (slot -1: of `allStrings()`), from the group source. */
-  groupHitsAt(slot: number): readonly GroupHits[] | undefined {
-    const source = this.groupSource;
-    if (source === undefined) return undefined;
-    if (slot < 0) {
-      if (this.keywordHits === null) this.keywordHits = source.hits(this, slot);
-      return this.keywordHits;
-    }
-    if (slot >= this.hitStamps.length) this.grow();
-    if (this.hitStamps[slot] === this.epoch) return this.hitCache[slot];
-    const hits = source.hits(this, slot);
-    this.hitStamps[slot] = this.epoch;
-    this.hitCache[slot] = hits;
-    return hits;
+  groupFound(id: number): number {
+    const known = this.groupsKnown;
+    if (known === undefined || known[id] !== 1) return -1;
+    return this.groupMarks[id] === this.epoch ? 1 : 0;
   }
 
   private keys(): readonly string[] {
@@ -201,9 +188,6 @@ export class EventView {
     const lower = new Uint32Array(size);
     lower.set(this.lowerStamps);
     this.lowerStamps = lower;
-    const hits = new Uint32Array(size);
-    hits.set(this.hitStamps);
-    this.hitStamps = hits;
   }
 
   /** Every string value of the event, for keyword searches (spec: "searching for keywords across an entire event"). */
@@ -225,20 +209,6 @@ export class EventView {
   }
 }
 
-/** Binary search in an ascending list. */
-function holds(sorted: readonly number[], id: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const at = sorted[mid] as number;
-    if (at === id) return true;
-    if (at < id) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
-
 function lowerAll(strings: readonly string[]): string[] {
   const out = new Array<string>(strings.length);
   for (let i = 0; i < strings.length; i += 1) out[i] = (strings[i] as string).toLowerCase();
@@ -246,7 +216,7 @@ function lowerAll(strings: readonly string[]): string[] {
 }
 
 /** `a.toLowerCase() === b.toLowerCase()` for strings of equal length, without allocating for ASCII. */
-function equalsIgnoringCase(a: string, b: string): boolean {
+export function equalsIgnoringCase(a: string, b: string): boolean {
   for (let i = 0; i < a.length; i += 1) {
     let x = a.charCodeAt(i);
     let y = b.charCodeAt(i);

@@ -18,18 +18,17 @@ import { COMPARISON_MODIFIERS, MODIFIERS, REGEX_FLAG_MODIFIERS, TIME_PART_MODIFI
 import type { FieldSpec } from "./sigma-rule.ts";
 import type { SigmaString } from "./sigma-string.ts";
 import { formatSigmaString, parseSigmaString, QMARK, STAR, withParts } from "./sigma-string.ts";
-import { compileLinearRegex } from "./regex-dfa.ts";
+import { compileLinearRegex, regexUnion } from "./regex-dfa.ts";
 import { requiredRegexLiterals } from "./regex-literals.ts";
 import { parseEventDate, timePart } from "./time-parts.ts";
-import type { FieldOp, LiteralGroup, Requirement, ValueTest } from "./value-test.ts";
+import type { FieldOp, LiteralGroup, RegexProgram, Requirement, ValueTest } from "./value-test.ts";
 import {
-  fieldMatches,
   fieldOp,
   foldList,
   FT,
+  isExactLiteral,
   isPlain,
   literalGroup,
-  literalPattern,
   readValues,
   valueMatches,
   valueTest,
@@ -40,6 +39,11 @@ import type { YScalar } from "./yaml-tree.ts";
 export type CompileOptions = {
   /** Values for `|expand` placeholders, by name without the percent signs (`Administrators`). */
   readonly placeholders: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The string tests compiled so far in this load, by value: thousands of rules test the same values
+   * (`Image|endswith: '\cmd.exe'`), and a test is immutable data, so they share one.
+   */
+  readonly stringTests: Map<string, ValueTest>;
 };
 
 /** What a matched field contributed to a match: the explanation the analyst sees. */
@@ -52,14 +56,27 @@ export type FieldMatch = {
   readonly values: readonly string[];
 };
 
+/**
+ * How a field's part of an explanation is made, as data (see `explainField`): one shared function rather than
+ * a closure per field, which would keep everything its compiler saw alive for as long as the rule.
+ */
+export type FieldExplainer = {
+  readonly name: string;
+  readonly modifiers: readonly string[];
+  readonly op: FieldOp;
+  /** With `tests`, the patterns are those of the tests a value matches; without, these. */
+  readonly patterns: readonly string[];
+  readonly tests: readonly ValueTest[] | null;
+  /** Whether the explanation names the field's values: those that matched `tests`, or else all of them. */
+  readonly values: boolean;
+};
+
 export type CompiledField = {
   /** undefined for keyword searches. */
   readonly field: string | undefined;
-  readonly modifiers: readonly string[];
-  /** The test as data, run by `fieldMatches` on the hot path; `test` is the same as a function. */
+  /** The test as data, run by `fieldMatches`. */
   readonly op: FieldOp;
-  readonly test: (view: EventView) => boolean;
-  readonly explain: (view: EventView) => FieldMatch;
+  readonly explainer: FieldExplainer;
   /**
    * Sets of requirements that the field cannot match without: from each set, one must hold for some value of
    * the field ([] when nothing is known). The ruleset's prefilter uses them to skip rules that cannot match.
@@ -67,6 +84,11 @@ export type CompiledField = {
   readonly clauses: readonly (readonly Requirement[])[];
   /** The op's literal groups, which the prefilter must look for to decide it (see `LiteralGroup`). */
   readonly groups: readonly LiteralGroup[];
+  /**
+   * Literals of which any one, found in some value of the field (lower-cased, where its anchors say), makes
+   * the field match — the whole test of an OR-list of plain values; empty for other tests.
+   */
+  readonly sufficient: readonly Requirement[];
 };
 
 const KEYWORD_FIELD = "(keywords)";
@@ -117,9 +139,11 @@ export function compileField(
 
   let tests: ValueTest[][] | undefined;
   let cased = has("cased");
+  let either: ValueTest | undefined;
   if (has("re")) {
     tests = compileRegexes(spec, regexFlags, sink);
     cased = true;
+    if (tests !== undefined && !has("all") && !has("neq")) either = eitherRegex(tests.flat());
   } else if (has("cidr")) {
     tests = compileCidrs(spec, sink);
     cased = true;
@@ -132,7 +156,7 @@ export function compileField(
     tests = compileStrings(spec, options, cased, sink);
   }
   if (tests === undefined) return undefined;
-  return combine(spec, name, tests, cased, has("all"), has("neq"));
+  return combine(spec, name, tests, cased, has("all"), has("neq"), either);
 }
 
 function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): CompiledField | undefined {
@@ -147,17 +171,11 @@ function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): Com
   const op = fieldOp(want ? FT.exists : FT.absent, field);
   return {
     field,
-    modifiers: spec.modifiers,
     op,
+    explainer: explainer(name, spec, op, [String(want)], null, true),
     clauses: [],
     groups: [],
-    test: (view) => fieldMatches(op, view),
-    explain: (view) => ({
-      field: name,
-      modifiers: spec.modifiers,
-      patterns: [String(want)],
-      values: view.strings(field)?.slice() ?? [],
-    }),
+    sufficient: [],
   };
 }
 
@@ -167,13 +185,24 @@ function compileNull(spec: FieldSpec, name: string): CompiledField {
   const op = fieldOp(FT.isNull, field);
   return {
     field,
-    modifiers: spec.modifiers,
     op,
+    explainer: explainer(name, spec, op, ["null"], null, false),
     clauses: [],
     groups: [],
-    test: (view) => fieldMatches(op, view),
-    explain: () => ({ field: name, modifiers: spec.modifiers, patterns: ["null"], values: [] }),
+    sufficient: [],
   };
+}
+
+/**
+ * An OR-list of regexes as one (see `regexUnion`), which reads a value once instead of once per regex.
+ * Undefined when there is one, or the linear engine cannot take them all.
+ */
+function eitherRegex(tests: readonly ValueTest[]): ValueTest | undefined {
+  if (tests.length < 2) return undefined;
+  const regex = regexUnion(tests.map((t) => t.regex as RegexProgram));
+  if (regex === undefined) return undefined;
+  const literals = tests.every((t) => t.literals !== undefined) ? tests.flatMap((t) => t.literals ?? []) : undefined;
+  return valueTest(VT.regex, `${tests.length} patterns`, literals, { regex });
 }
 
 function compileRegexes(spec: FieldSpec, flags: readonly string[], sink: DiagnosticSink): ValueTest[][] | undefined {
@@ -298,7 +327,6 @@ function compileFieldRef(
   const neq = spec.modifiers.includes("neq");
   const all = spec.modifiers.includes("all");
   const refs = spec.values.map((v) => v.text);
-  const norm = (s: string): string => (cased ? s : s.toLowerCase());
   const compare = (a: string, b: string): boolean => {
     switch (mode) {
       case "contains":
@@ -313,32 +341,35 @@ function compileFieldRef(
   };
   const slot = fieldSlot(field);
   const refSlots = refs.map(fieldSlot);
-  const refMatches = (view: EventView, ref: number): string | undefined => {
-    const left = view.stringsAt(slot);
-    const right = view.stringsAt(ref);
-    if (left === undefined || right === undefined) return undefined;
-    for (const l of left) for (const r of right) if (compare(norm(l), norm(r))) return l;
-    return undefined;
+  // The lower-cased values are cached by the view: a field is lower-cased once per event, not per compare.
+  const read = (view: EventView, at: number): readonly string[] | undefined =>
+    cased ? view.stringsAt(at) : view.lowerStringsAt(at);
+  const refMatches = (view: EventView, ref: number): boolean => {
+    const left = read(view, slot);
+    const right = read(view, ref);
+    if (left === undefined || right === undefined) return false;
+    for (const l of left) for (const r of right) if (compare(l, r)) return true;
+    return false;
   };
   const test = (view: EventView): boolean => {
-    if (neq) return view.stringsAt(slot) !== undefined && refSlots.every((r) => refMatches(view, r) === undefined);
-    return all
-      ? refSlots.every((r) => refMatches(view, r) !== undefined)
-      : refSlots.some((r) => refMatches(view, r) !== undefined);
+    if (neq) return view.stringsAt(slot) !== undefined && refSlots.every((r) => !refMatches(view, r));
+    return all ? refSlots.every((r) => refMatches(view, r)) : refSlots.some((r) => refMatches(view, r));
   };
+  const op = fieldOp(FT.fn, field, { fn: test });
   return {
     field,
-    modifiers: spec.modifiers,
-    op: fieldOp(FT.fn, field, { fn: test }),
+    op,
+    explainer: explainer(
+      name,
+      spec,
+      op,
+      refs.map((r) => `field ${r}`),
+      null,
+      true,
+    ),
     clauses: [],
     groups: [],
-    test,
-    explain: (view) => ({
-      field: name,
-      modifiers: spec.modifiers,
-      patterns: refs.map((r) => `field ${r}`),
-      values: view.strings(field)?.slice() ?? [],
-    }),
+    sufficient: [],
   };
 }
 
@@ -391,7 +422,18 @@ function compileStrings(
     }
     transformed.push(values);
   }
-  return transformed.map((group) => group.map((s) => stringTest(s, cased)));
+  return transformed.map((group) =>
+    group.map((s) => {
+      let key = cased ? "c" : "i";
+      for (const p of s.parts) key += p === STAR ? "*" : p === QMARK ? "?" : `${p.length}:${p}`;
+      let test = options.stringTests.get(key);
+      if (test === undefined) {
+        test = stringTest(s, cased);
+        options.stringTests.set(key, test);
+      }
+      return test;
+    }),
+  );
 }
 
 /** YAML numbers and booleans compare in the spelling the rule wrote (`EventID: 4688`). */
@@ -546,6 +588,7 @@ function combine(
   cased: boolean,
   all: boolean,
   neq: boolean,
+  either?: ValueTest,
 ): CompiledField {
   const field = spec.field;
   const flat = groups.flat();
@@ -556,13 +599,15 @@ function combine(
       ? (multi ? groups : [flat]).map((g) => literalGroup(field, g))
       : [];
   const exact = literalGroups.length > 0 ? literalGroups.map((g) => g.id) : null;
+  const sufficient =
+    !cased && !neq && !multi && field !== undefined && flat.length > 0 && flat.every(isExactLiteral)
+      ? flat.map((t) => (t.literals as readonly Requirement[])[0] as Requirement)
+      : [];
   const op = neq
     ? fieldOp(FT.neq, field, { cased, groups: groups.map(foldList) })
     : multi
       ? fieldOp(FT.all, field, { cased, groups: groups.map(foldList), exact })
-      : fieldOp(FT.any, field, { cased, tests: foldList(flat), exact });
-  const folded = op.kind === FT.any ? op.tests : op.groups.flat();
-  const negated = neq ? flat.map((t) => `not ${t.pattern}`) : [];
+      : fieldOp(FT.any, field, { cased, tests: either === undefined ? foldList(flat) : [either], exact });
   let clauses: Requirement[][] = [];
   if (!neq) {
     // With `all`, every group must match, so each group's requirements are a set of their own.
@@ -571,62 +616,57 @@ function combine(
   }
   return {
     field,
-    modifiers: spec.modifiers,
     op,
+    explainer: neq
+      ? explainer(
+          name,
+          spec,
+          op,
+          flat.map((t) => `not ${t.pattern}`),
+          null,
+          true,
+        )
+      : explainer(name, spec, op, [], flat, true),
     clauses,
     groups: literalGroups,
-    test: (view) => fieldMatches(op, view),
-    explain: (view) => {
-      const raw = op.slot < 0 ? view.allStrings() : (view.stringsAt(op.slot) ?? []);
-      if (neq) return { field: name, modifiers: spec.modifiers, patterns: negated, values: raw.slice() };
-      const patterns = new Set<string>();
-      const matched = new Set<string>();
-      const found =
-        exact !== null && view.groupFound(op.slot, exact[0] as number) >= 0 ? view.groupHitsAt(op.slot) : undefined;
-      if (exact !== null && found !== undefined) {
-        // The prefilter's scan already says which literals each value holds, by id; a group's literals have
-        // consecutive ids, in the order of the tests.
-        for (let i = 0; i < raw.length; i += 1) {
-          const held = found[i]?.literals ?? [];
-          for (const group of literalGroups) {
-            const last = group.first + group.literals.length - 1;
-            for (let k = lowerBound(held, group.first); k < held.length; k += 1) {
-              const literal = held[k] as number;
-              if (literal > last) break;
-              patterns.add(literalPattern(literal));
-              matched.add(raw[i] as string);
-            }
-          }
-        }
-      } else {
-        const values = readValues(op, view) ?? [];
-        for (let i = 0; i < values.length; i += 1) {
-          const v = values[i] as string;
-          // The folded tests decide quickly whether the value matched; only then are the patterns named.
-          if (!folded.some((t) => valueMatches(t, v))) continue;
-          for (const t of flat) {
-            if (valueMatches(t, v)) {
-              patterns.add(t.pattern);
-              matched.add(raw[i] ?? v);
-            }
-          }
-        }
-      }
-      return { field: name, modifiers: spec.modifiers, patterns: [...patterns], values: [...matched] };
-    },
+    sufficient,
   };
 }
 
-/** The first index of an ascending list whose element is at least `id`. */
-function lowerBound(sorted: readonly number[], id: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] as number) < id) lo = mid + 1;
-    else hi = mid;
+function explainer(
+  name: string,
+  spec: FieldSpec,
+  op: FieldOp,
+  patterns: readonly string[],
+  tests: readonly ValueTest[] | null,
+  values: boolean,
+): FieldExplainer {
+  return { name, modifiers: spec.modifiers, op, patterns, tests, values };
+}
+
+/** A matched field's part of an explanation (see `FieldMatch`). */
+export function explainField(x: FieldExplainer, view: EventView): FieldMatch {
+  const op = x.op;
+  if (!x.values) return { field: x.name, modifiers: x.modifiers, patterns: x.patterns.slice(), values: [] };
+  const raw = op.slot < 0 ? view.allStrings() : (view.stringsAt(op.slot) ?? []);
+  if (x.tests === null)
+    return { field: x.name, modifiers: x.modifiers, patterns: x.patterns.slice(), values: raw.slice() };
+  const folded = op.kind === FT.any ? op.tests : op.groups.flat();
+  const patterns = new Set<string>();
+  const matched = new Set<string>();
+  const values = readValues(op, view) ?? [];
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i] as string;
+    // The folded tests decide quickly whether the value matched; only then are the patterns named.
+    if (!folded.some((t) => valueMatches(t, v))) continue;
+    for (const t of x.tests) {
+      if (valueMatches(t, v)) {
+        patterns.add(t.pattern);
+        matched.add(raw[i] ?? v);
+      }
+    }
   }
-  return lo;
+  return { field: x.name, modifiers: x.modifiers, patterns: [...patterns], values: [...matched] };
 }
 
 /** One of these holds for a value passing one of the tests; undefined when some test offers nothing. */

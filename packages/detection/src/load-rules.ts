@@ -48,6 +48,7 @@ type Compiled = { readonly rule: SigmaRule; readonly detection: CompiledDetectio
 export function loadRules(sources: readonly RuleSource[], options: LoadOptions = {}): LoadResult {
   const compileOptions: CompileOptions = {
     placeholders: new Map(Object.entries(options.placeholders ?? {})),
+    stringTests: new Map(),
   };
   const diagnostics: Diagnostic[] = [];
   const compiled: Compiled[] = [];
@@ -241,16 +242,13 @@ function applyFilters(
   }
   return compiled.map((c) => {
     const fs = applied.get(c) ?? [];
-    const detection: CompiledDetection =
+    const detection =
       fs.length === 0
         ? c.detection
-        : {
-            atoms: c.detection.atoms,
-            // The filters' ops run on the rule's events too, so the prefilter must look for their groups.
-            literalGroups: [c.detection, ...fs.map((f) => f.detection)].flatMap((d) => d.literalGroups ?? []),
-            test: (view) => c.detection.test(view) && !fs.some((f) => f.detection.test(view)),
-            explain: (view) => c.detection.explain(view),
-          };
+        : filtered(
+            c.detection,
+            fs.map((f) => f.detection),
+          );
     const { techniques, tactics } = attackRefs(c.rule.tags);
     return {
       rule: c.rule,
@@ -261,4 +259,21 @@ function applyFilters(
       filters: fs.map((f) => f.filter.title),
     };
   });
+}
+
+/** `rule and not filter1 and not filter2…` */
+function filtered(rule: CompiledDetection, filters: readonly CompiledDetection[]): CompiledDetection {
+  // A filter that its triggers decide is left to the vetoes once they have been applied.
+  const undecided = filters.filter((f) => f.decided !== true);
+  const ruleAfterVetoes = rule.afterVetoes ?? rule.test;
+  return {
+    atoms: rule.atoms,
+    // Whatever makes a filter hold makes the rule false.
+    vetoes: [...(rule.vetoes ?? []), ...filters.flatMap((f) => f.triggers ?? [])],
+    // The filters' ops run on the rule's events too, so the prefilter must look for their groups.
+    literalGroups: [rule, ...filters].flatMap((d) => d.literalGroups ?? []),
+    test: (view) => rule.test(view) && !filters.some((f) => f.test(view)),
+    afterVetoes: (view) => ruleAfterVetoes(view) && !undecided.some((f) => f.test(view)),
+    explain: (view) => rule.explain(view),
+  };
 }

@@ -17,7 +17,20 @@ import type { RegexProgram } from "./value-test.ts";
 export function compileLinearRegex(source: string, flags: RegexFlags): RegexProgram | undefined {
   const tree = new Parser(source, flags).parse();
   if (tree === undefined) return undefined;
-  return Nfa.build(tree)?.dfa();
+  return Nfa.build(tree)?.dfa(source, flags);
+}
+
+/**
+ * One program that finds a match where any of `programs` does (`(?i:a)|(?:b)…`): a value is then read once,
+ * not once per regex. Undefined unless they all are this engine's, or when the union is not.
+ */
+export function regexUnion(programs: readonly RegexProgram[]): RegexProgram | undefined {
+  const branches: string[] = [];
+  for (const p of programs) {
+    if (!(p instanceof Dfa)) return undefined;
+    branches.push(`(?${p.flags.caseInsensitive ? "i" : ""}${p.flags.dotAll ? "s" : ""}:${p.source})`);
+  }
+  return compileLinearRegex(branches.join("|"), { caseInsensitive: false, dotAll: false });
 }
 
 export type RegexFlags = { readonly caseInsensitive: boolean; readonly dotAll: boolean };
@@ -464,8 +477,8 @@ class Nfa {
     }
   }
 
-  dfa(): Dfa {
-    return new Dfa(this);
+  dfa(source: string, flags: RegexFlags): Dfa {
+    return new Dfa(this, source, flags);
   }
 }
 
@@ -497,6 +510,9 @@ const END_UNKNOWN = -1;
 const MAX_TRANSITIONS = 1 << 16;
 
 class Dfa implements RegexProgram {
+  /** What it was compiled from (see `regexUnion`). */
+  readonly source: string;
+  readonly flags: RegexFlags;
   private readonly nfa: Nfa;
   /** Code points are mapped to classes that every set either wholly contains or wholly misses. */
   private readonly bounds: Int32Array;
@@ -517,7 +533,9 @@ class Dfa implements RegexProgram {
   /** Counts cache resets: a transition computed across one must not be stored. */
   private generation = 0;
 
-  constructor(nfa: Nfa) {
+  constructor(nfa: Nfa, source: string, flags: RegexFlags) {
+    this.source = source;
+    this.flags = flags;
     this.nfa = nfa;
     const cuts = new Set<number>([0]);
     for (const set of nfa.sets) {

@@ -3,11 +3,11 @@ import { AhoCorasickMatcher, ROW_STATES } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
 import type { Diagnostic } from "./diagnostics.ts";
-import type { GroupHits, GroupSource } from "./event-view.ts";
-import { EventView, fieldSlot, fieldStrings } from "./event-view.ts";
+import { equalsIgnoringCase, EventView, fieldName, fieldSlot, fieldStrings } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
-import type { Literal, ValueTest } from "./value-test.ts";
-import { literalFold, literalGroupCount, literalGroupOf, valueMatches } from "./value-test.ts";
+import { regexUnion } from "./regex-dfa.ts";
+import type { Literal, RegexProgram, ValueTest } from "./value-test.ts";
+import { literalFold, literalGroupCount, valueMatches, VT } from "./value-test.ts";
 
 /** One rule firing on one event. Carries the rule's author: the Detection Rule License requires it. */
 export type RuleMatch = {
@@ -21,6 +21,7 @@ export type RuleMatch = {
   readonly tactics: readonly string[];
   readonly file: string;
   readonly event: Event;
+  /** Worked out from `event` when first read (see `Ruleset.toMatch`). */
   readonly explanation: MatchExplanation;
 };
 
@@ -51,73 +52,120 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
 };
 
 /**
- * An Aho–Corasick automaton over the literals of one field (or, `slot` -1, of keywords: every value of the
- * event), with a memo of what each recently seen value holds. Telemetry repeats itself (the same Image,
- * ParentImage, Hashes, User on thousands of events), so most values are looked up, not scanned.
+ * What a value holds, as its field's index finds it: `[setEnd, vetoEnd, …]`, then from index 2 the atom
+ * sets, from `setEnd` the vetoes (rule indexes), from `vetoEnd` the literal groups (group ids).
  */
-type Index<T> = {
-  readonly slot: number;
-  readonly matcher: AhoCorasickMatcher;
-  /** Per literal: what it stands for (an atom set, or a group literal's id), its length, and its anchors. */
-  readonly target: Int32Array;
-  readonly length: Int32Array;
-  readonly anchor: Uint8Array;
-  /** Values seen at least twice, and values seen once lately (see `memoised`). */
-  readonly memo: Map<string, T>;
-  readonly once: Map<string, T>;
-  /** Per literal, the last scan that took it (see `Ruleset.scan`). */
-  readonly stamps: Uint32Array;
-  stamp: number;
+type Hits = Int32Array;
+
+type Predicate = {
+  readonly test: ValueTest;
+  readonly cased: boolean;
+  readonly set: number;
+  /** Whether the index's `gate` answers for it. */
+  readonly gated: boolean;
 };
 
 /**
- * The atom sets of the bucket's rules on one field: scanned for in every event, to choose the candidates.
- * Requirements that are tests (a regex with no literal) are run on each new value.
+ * An Aho–Corasick automaton over the literals the bucket's rules look for in one field — their atom sets,
+ * vetoes and literal groups, and the keywords' (a keyword is looked for in every value) — with a memo of what
+ * each recently seen value holds. Telemetry repeats itself (the same Image, ParentImage, Hashes, User on
+ * thousands of events), so most values are looked up, not scanned, and each value once. Requirements that are
+ * tests (a regex with no literal) run on each new value.
  */
-type SetIndex = Index<readonly number[]> & {
-  readonly predicates: readonly { readonly test: ValueTest; readonly cased: boolean; readonly set: number }[];
+type FieldIndex = {
+  readonly matcher: AhoCorasickMatcher;
+  /** Values seen at least twice, and values seen once lately (see `Ruleset.hits`). */
+  readonly memo: Map<string, Hits>;
+  readonly once: Map<string, Hits>;
+  readonly predicates: readonly Predicate[];
+  /**
+   * The regexes of the predicates on raw values, as one (see `regexUnion`): a new value, which mostly holds
+   * none, is read once rather than once per regex.
+   */
+  readonly gate: RegexProgram | undefined;
   /** With no predicates, a value shorter than every literal holds nothing. */
   readonly minLength: number;
-  /** Whether the spelling of a number or boolean can hold a literal (keyword scans skip them otherwise). */
+  /** Whether the spelling of a number or boolean can hold a literal (lookups skip them otherwise). */
   readonly scalars: boolean;
+  /** The field, as the rules spell it; "" for the keywords' own index. */
+  readonly name: string;
+  readonly slot: number;
+  /** Position in the bucket's `fields` (-1 for the keywords' own index). */
+  readonly position: number;
+  /** The bucket's `vetoBase` and `groupBase`. */
+  readonly vetoBase: number;
+  readonly groupBase: number;
 };
 
 /**
- * The literal groups of the field ops of the bucket's rules on one field: scanned for only when a candidate
- * rule's op asks (see `GroupSource`), so the many literals of filters cost nothing on events no rule is
- * evaluated on.
+ * Which indexes look at the value of an event key: the index of the field spelled so (else the keywords'
+ * own index), and the indexes of fields spelled otherwise that the key answers when the event has no key
+ * spelled as they are (Sigma field names are case-insensitive).
  */
-type GroupIndex = Index<GroupHits>;
+type Route = { readonly primary: FieldIndex | undefined; readonly others: readonly FieldIndex[] };
 
-const NO_SETS: readonly number[] = [];
-const NO_GROUPS: GroupHits = { groups: [], literals: [] };
-const NO_VALUES: readonly GroupHits[] = [];
+const NO_HITS: Hits = Int32Array.of(2, 2);
 
 /** Characters of values the memos of one ruleset hold at most; they all start over when it is reached. */
 const MEMO_MAX_CHARS = 1 << 20;
 /** Values an index remembers having seen once; it forgets them all when it reaches this. */
 const ONCE_MAX = 1024;
 const MEMO_MAX_VALUE = 2048;
-const ANCHOR_START = 1;
-const ANCHOR_END = 2;
 /** Every character `String(number)` and `String(boolean)` can produce. */
 const SCALAR_CHARS = /^[0-9.+\-einfatyrulsn]*$/;
+/** Below this many candidates, sorting by insertion beats the library sort. */
+const INSERTION_SORT_MAX = 32;
+/** One event in this many counts how often each atom set is hit (see `Bucket.trigger`)… */
+const SAMPLE_EVERY = 8;
+/** …and after this many counted events, each rule's trigger is chosen again. */
+const RETRIGGER_AFTER = 4096;
 
 type Bucket = {
   readonly rules: readonly CompiledRule[];
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
-  readonly sets: readonly SetIndex[];
-  /** Per rule: how many atom sets must have a hit (0: the rule is in `always`). */
-  readonly need: Uint16Array;
+  /** Per field the rules name (keywords included, see `FieldIndex`), and for keywords alone. */
+  readonly fields: readonly FieldIndex[];
+  readonly keywords: FieldIndex | undefined;
+  /** The `fields` whose name has a dot: an event may hold them nested rather than under a key. */
+  readonly dotted: readonly FieldIndex[];
+  readonly routes: Map<string, Route>;
+  /** The previous event's keys and their routes, by position: events of one source share their keys. */
+  readonly recentKeys: string[];
+  readonly recentRoutes: Route[];
+  /** Per field index: the epoch of the event that last looked it up. */
+  readonly fieldMarks: Uint32Array;
   /** Per atom set: its rule. */
   readonly setRule: Int32Array;
+  /** Per rule, its atom sets: `ruleSetIds[ruleSets[rule]…ruleSets[rule + 1]]` (none: the rule is in `always`). */
+  readonly ruleSets: Int32Array;
+  readonly ruleSetIds: Int32Array;
+  /**
+   * Per atom set: 1 for its rule's trigger. A rule is a candidate when all its sets have a hit; a hit on a set
+   * is noted, and only a hit on a trigger makes the rule's other sets be checked — so the trigger had better be
+   * the set events hit least, and it is: the ruleset counts the hits on a sample of the events, and chooses
+   * again now and then (see `retrigger`). Which set it is changes nothing but the time taken.
+   */
+  readonly trigger: Uint8Array;
+  /** Per atom set: its hits counted on the sample, halved at every new choice. */
+  readonly setSeen: Uint32Array;
+  /** Events seen (for the sample), and counted events since triggers were last chosen. */
+  events: number;
+  sampled: number;
+  /** Where the ids of vetoes and of literal groups start in the literals' ids (see `buildBucket`). */
+  readonly vetoBase: number;
+  readonly groupBase: number;
+  /** By literal group id: 1 for the groups of the bucket's rules, which the lookups mark in the view. */
+  readonly groupsKnown: Uint8Array;
   /** Per-event scratch, valid where the mark equals the ruleset's epoch. */
   readonly setMarks: Uint32Array;
   readonly ruleMarks: Uint32Array;
-  readonly ruleHits: Uint16Array;
-  readonly groups: ReadonlyMap<number, GroupIndex>;
-  readonly groupSource: GroupSource;
+  /** The rules whose trigger the event has hit (`triggeredCount` of them). */
+  readonly triggered: Int32Array;
+  /** Per rule: the epoch of the last event a veto (see `CompiledDetection.vetoes`) ruled it out of. */
+  readonly vetoMarks: Uint32Array;
+  /** The candidates of the event being matched (bucket-local rule indexes). */
+  readonly candidates: Int32Array;
 };
 
 export type RulesetStats = {
@@ -157,11 +205,19 @@ export class Ruleset {
   private readonly view = new EventView({ id: "", time: "", host: "", logsource: {}, fields: {} });
   private viewInUse = false;
   private epoch = 0;
+  /** Whether a veto was found in the event being matched; how many rules had their trigger hit in it. */
+  private vetoed = false;
+  private triggeredCount = 0;
+  /** Whether the event being matched counts atom set hits (see `Bucket.trigger`). */
+  private sampling = false;
+  /** Scratch of `sets` and `groupHits`: the ids a scan finds. */
+  private readonly found: number[] = [];
   private memoChars = 0;
   private eventCount = 0;
   private evaluated = 0;
   private lookups = 0;
   private scans = 0;
+  private readonly explainer = (rule: CompiledRule, event: Event): MatchExplanation => this.explainMatch(rule, event);
 
   constructor(rules: readonly CompiledRule[], options: RulesetOptions = {}) {
     this.rules = rules;
@@ -187,16 +243,18 @@ export class Ruleset {
   match(event: Event): RuleMatch[] {
     const bucket = this.bucket(event.logsource);
     if (bucket.rules.length === 0) return [];
-    // One view serves every event; a call from inside another (an `onRuleDisabled` handler) gets its own.
+    // One view serves every event; a call from inside another (an `onRuleDisabled` handler) gets its own, and
+    // its own candidate list.
     const nested = this.viewInUse;
     const view = nested ? new EventView(event) : this.view;
     if (!nested) view.reset(event);
     this.viewInUse = true;
     try {
-      const candidates = this.usePrefilter ? this.candidates(bucket, view) : bucket.rules.map((_, i) => i);
+      const candidates = nested ? new Int32Array(bucket.rules.length) : bucket.candidates;
+      const count = this.candidates(bucket, view, candidates);
       this.eventCount += 1;
-      this.evaluated += candidates.length;
-      return this.evaluate(bucket, candidates, view);
+      this.evaluated += count;
+      return this.evaluate(bucket, candidates, count, view);
     } finally {
       this.viewInUse = nested;
     }
@@ -206,8 +264,8 @@ export class Ruleset {
     let states = 0;
     let unindexed = 0;
     for (const bucket of this.allBuckets()) {
-      for (const f of bucket.sets) states += f.matcher.stateCount;
-      for (const f of bucket.groups.values()) states += f.matcher.stateCount;
+      for (const f of bucket.fields) states += f.matcher.stateCount;
+      if (bucket.keywords !== undefined) states += bucket.keywords.matcher.stateCount;
       unindexed += bucket.always.length;
     }
     return {
@@ -234,36 +292,35 @@ export class Ruleset {
    * evaluated again rule by rule with the clock, which finds the slow rule — rules are pure, so the second
    * run gives the same answers — at twice the cost, on slow events only.
    */
-  private evaluate(bucket: Bucket, candidates: readonly number[], view: EventView): RuleMatch[] {
+  private evaluate(bucket: Bucket, candidates: Int32Array, count: number, view: EventView): RuleMatch[] {
     const matches: RuleMatch[] = [];
     const start = this.clock();
-    for (const index of candidates) {
+    for (let i = 0; i < count; i += 1) {
+      const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
-      this.useGroups(bucket, index, view);
-      const explanation = this.explain(rule, view);
-      if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
+      if (this.holds(rule, view)) matches.push(this.toMatch(rule, view.event));
     }
-    if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, view);
+    if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, count, view);
     if (this.overruns.size > 0)
-      for (const index of candidates) this.overruns.delete(bucket.rules[index] as CompiledRule);
+      for (let i = 0; i < count; i += 1) this.overruns.delete(bucket.rules[candidates[i] as number] as CompiledRule);
     return matches;
   }
 
-  private evaluateTimed(bucket: Bucket, candidates: readonly number[], view: EventView): RuleMatch[] {
+  private evaluateTimed(bucket: Bucket, candidates: Int32Array, count: number, view: EventView): RuleMatch[] {
     const matches: RuleMatch[] = [];
-    for (const index of candidates) {
+    for (let i = 0; i < count; i += 1) {
+      const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.has(rule)) continue;
-      this.useGroups(bucket, index, view);
       const start = this.clock();
-      const explanation = this.explain(rule, view);
+      const holds = this.holds(rule, view);
       const elapsed = this.clock() - start;
       if (elapsed > this.budget) {
         // One overrun can be a GC pause; two in a row is the rule.
-        const count = (this.overruns.get(rule) ?? 0) + 1;
-        this.overruns.set(rule, count);
-        if (count >= 2) {
+        const overruns = (this.overruns.get(rule) ?? 0) + 1;
+        this.overruns.set(rule, overruns);
+        if (overruns >= 2) {
           this.disable(
             rule,
             "R3_RULE_TIME_BUDGET",
@@ -274,28 +331,40 @@ export class Ruleset {
       } else if (this.overruns.size > 0) {
         this.overruns.delete(rule);
       }
-      if (explanation !== undefined) matches.push(toMatch(rule, view.event, explanation));
+      if (holds) matches.push(this.toMatch(rule, view.event));
     }
     return matches;
   }
 
-  /**
-   * Field ops read the prefilter's literal groups only for rules its atom sets chose: looking for the groups
-   * scans every new value with all of the field's group literals, which pays off over the few rules that get
-   * this far, not for the handful of rules with no atoms, which are evaluated on every event.
-   */
-  private useGroups(bucket: Bucket, index: number, view: EventView): void {
-    view.setGroupSource(this.usePrefilter && (bucket.need[index] as number) > 0 ? bucket.groupSource : undefined);
-  }
-
-  /** The explanation when the rule matches; undefined when it does not or has just been disabled. */
-  private explain(rule: CompiledRule, view: EventView): MatchExplanation | undefined {
+  /** Whether the rule matches; false when it throws (it is then disabled). */
+  private holds(rule: CompiledRule, view: EventView): boolean {
     try {
-      // Explaining evaluates selections that `test` short-circuited past, so it too can hit a content bug.
-      return rule.detection.test(view) ? rule.detection.explain(view) : undefined;
+      // The candidates are those no veto ruled out: what the vetoes decide is decided.
+      const detection = rule.detection;
+      return this.usePrefilter && detection.afterVetoes !== undefined
+        ? detection.afterVetoes(view)
+        : detection.test(view);
     } catch (error) {
       this.disable(rule, "R3_RULE_RUNTIME_ERROR", `rule threw while matching and was disabled: ${String(error)}`);
-      return undefined;
+      return false;
+    }
+  }
+
+  private toMatch(rule: CompiledRule, event: Event): RuleMatch {
+    return new LazyRuleMatch(rule, event, this.explainer);
+  }
+
+  /**
+   * Explaining evaluates selections that `test` short-circuited past, so it too can meet a content bug: the
+   * rule is then disabled like one that throws while matching, and the match says why it has no explanation.
+   */
+  private explainMatch(rule: CompiledRule, event: Event): MatchExplanation {
+    try {
+      return rule.detection.explain(new EventView(event));
+    } catch (error) {
+      const message = `rule threw while explaining a match and was disabled: ${String(error)}`;
+      if (!this.disabledRules.has(rule)) this.disable(rule, "R3_RULE_RUNTIME_ERROR", message);
+      return { condition: "", selections: [], error: message };
     }
   }
 
@@ -313,134 +382,170 @@ export class Ruleset {
     this.onRuleDisabled?.(diagnostic);
   }
 
-  /** Bucket-local indexes, ascending, of the rules whose every atom set has a hit in the event, and `always`. */
-  private candidates(bucket: Bucket, view: EventView): number[] {
-    const hits: number[] = [];
-    if (bucket.sets.length > 0) {
-      this.epoch = (this.epoch + 1) >>> 0;
-      if (this.epoch === 0) {
-        for (const b of this.allBuckets()) {
-          b.setMarks.fill(0);
-          b.ruleMarks.fill(0);
+  /**
+   * Fills `out` with the bucket-local indexes, ascending, of the rules whose every atom set has a hit in the
+   * event and that no veto rules out, and of `always`; returns how many. Each value of the event is looked up
+   * once, through the route of its key; fields the rules name with a dot may also be nested, and are read
+   * through the view. The lookups also mark in the view the literal groups the values hold.
+   */
+  private candidates(bucket: Bucket, view: EventView, out: Int32Array): number {
+    if (!this.usePrefilter) {
+      view.setGroupsKnown(undefined);
+      for (let i = 0; i < bucket.rules.length; i += 1) out[i] = i;
+      return bucket.rules.length;
+    }
+    view.setGroupsKnown(bucket.groupsKnown);
+    let count = 0;
+    this.vetoed = false;
+    this.triggeredCount = 0;
+    this.sampling = bucket.events++ % SAMPLE_EVERY === 0;
+    if (bucket.fields.length > 0 || bucket.keywords !== undefined) {
+      const epoch = this.nextEpoch();
+      const fields = view.event.fields;
+      const marks = bucket.fieldMarks;
+      // Both lists at once: reading the keys of objects of many shapes one by one costs several times more.
+      const keys = Object.keys(fields);
+      const values = Object.values(fields);
+      for (let position = 0; position < keys.length; position += 1) {
+        const key = keys[position] as string;
+        let route: Route;
+        if (bucket.recentKeys[position] === key) route = bucket.recentRoutes[position] as Route;
+        else {
+          route = bucket.routes.get(key) ?? this.route(bucket, key);
+          bucket.recentKeys[position] = key;
+          bucket.recentRoutes[position] = route;
         }
-        this.epoch = 1;
+        const primary = route.primary;
+        if (primary !== undefined) {
+          if (primary.position >= 0) marks[primary.position] = epoch;
+          this.lookUp(bucket, primary, values[position] as FieldValue, view);
+        }
+        for (let i = 0; i < route.others.length; i += 1) {
+          // The key answers for a field spelled otherwise only when no key is spelled as it, and only the
+          // first such key does (as `EventView.value` reads it).
+          const index = route.others[i] as FieldIndex;
+          if (marks[index.position] === epoch || Object.hasOwn(fields, index.name)) continue;
+          marks[index.position] = epoch;
+          this.lookUp(bucket, index, values[position] as FieldValue, view);
+        }
       }
-      for (const index of bucket.sets) {
-        if (index.slot < 0) {
-          this.keywords(bucket, index, view, hits);
-          continue;
-        }
+      for (const index of bucket.dotted) {
+        if (marks[index.position] === epoch) continue;
         const values = view.stringsAt(index.slot);
         if (values === undefined) continue;
-        for (let i = 0; i < values.length; i += 1) this.mark(bucket, this.sets(index, values[i] as string), hits);
+        for (let i = 0; i < values.length; i += 1) this.mark(bucket, this.hits(index, values[i] as string), view);
       }
-    }
-    for (const index of bucket.always) hits.push(index);
-    return hits.length > 1 ? hits.sort((a, b) => a - b) : hits;
-  }
-
-  /** Keywords: every value of the event, skipping those too short or too numeric to hold a literal. */
-  private keywords(bucket: Bucket, index: SetIndex, view: EventView, hits: number[]): void {
-    const fields = view.event.fields;
-    for (const key in fields) {
-      const value = fields[key] as FieldValue;
-      if (typeof value === "string") {
-        if (value.length >= index.minLength) this.mark(bucket, this.sets(index, value), hits);
-      } else if (value !== null && (index.scalars || typeof value === "object")) {
-        for (const s of fieldStrings(value)) {
-          if (s.length >= index.minLength) this.mark(bucket, this.sets(index, s), hits);
+      const { triggered, ruleSets, ruleSetIds, trigger, setMarks } = bucket;
+      for (let t = 0; t < this.triggeredCount; t += 1) {
+        const rule = triggered[t] as number;
+        let all = true;
+        for (let k = ruleSets[rule] as number; k < (ruleSets[rule + 1] as number); k += 1) {
+          const set = ruleSetIds[k] as number;
+          if (trigger[set] !== 1 && setMarks[set] !== epoch) {
+            all = false;
+            break;
+          }
         }
+        if (all) out[count++] = rule;
+      }
+      if (this.sampling && ++bucket.sampled >= RETRIGGER_AFTER) retrigger(bucket);
+    }
+    for (let i = 0; i < bucket.always.length; i += 1) out[count++] = bucket.always[i] as number;
+    if (this.vetoed) {
+      const vetoes = bucket.vetoMarks;
+      let kept = 0;
+      for (let i = 0; i < count; i += 1) {
+        const rule = out[i] as number;
+        if (vetoes[rule] !== this.epoch) out[kept++] = rule;
+      }
+      count = kept;
+    }
+    if (count > INSERTION_SORT_MAX) out.subarray(0, count).sort();
+    else {
+      for (let i = 1; i < count; i += 1) {
+        const v = out[i] as number;
+        let j = i - 1;
+        for (; j >= 0 && (out[j] as number) > v; j -= 1) out[j + 1] = out[j] as number;
+        out[j + 1] = v;
       }
     }
+    return count;
   }
 
-  private mark(bucket: Bucket, sets: readonly number[], hits: number[]): void {
+  private nextEpoch(): number {
+    this.epoch = (this.epoch + 1) >>> 0;
+    if (this.epoch === 0) {
+      for (const b of this.allBuckets()) {
+        b.setMarks.fill(0);
+        b.ruleMarks.fill(0);
+        b.fieldMarks.fill(0);
+        b.vetoMarks.fill(0);
+      }
+      this.epoch = 1;
+    }
+    return this.epoch;
+  }
+
+  /** The route of an event key in the bucket, made on the key's first sight (see `Route`). */
+  private route(bucket: Bucket, key: string): Route {
+    let primary = bucket.keywords;
+    const others: FieldIndex[] = [];
+    for (const index of bucket.fields) {
+      if (index.name === key) primary = index;
+      else if (index.name.length === key.length && equalsIgnoringCase(index.name, key)) others.push(index);
+    }
+    const route = { primary, others };
+    bucket.routes.set(key, route);
+    return route;
+  }
+
+  /** Takes in what the value (all of its strings) holds. */
+  private lookUp(bucket: Bucket, index: FieldIndex, value: FieldValue, view: EventView): void {
+    if (typeof value === "string") {
+      if (value.length >= index.minLength) this.mark(bucket, this.hits(index, value), view);
+      return;
+    }
+    if (value === null || (!index.scalars && typeof value !== "object")) return;
+    for (const s of fieldStrings(value)) if (s.length >= index.minLength) this.mark(bucket, this.hits(index, s), view);
+  }
+
+  /** Notes the atom sets, vetoes and literal groups a value holds (see `Hits`). */
+  private mark(bucket: Bucket, hits: Hits, view: EventView): void {
     const epoch = this.epoch;
-    const { setMarks, ruleMarks, ruleHits, setRule, need } = bucket;
-    for (let k = 0; k < sets.length; k += 1) {
-      const set = sets[k] as number;
-      if (setMarks[set] === epoch) continue;
-      setMarks[set] = epoch;
-      const rule = setRule[set] as number;
-      if (ruleMarks[rule] !== epoch) {
-        ruleMarks[rule] = epoch;
-        ruleHits[rule] = 0;
-      }
-      ruleHits[rule] = (ruleHits[rule] as number) + 1;
-      if (ruleHits[rule] === need[rule]) hits.push(rule);
-    }
-  }
-
-  /** The atom sets a value hits. */
-  private sets(index: SetIndex, raw: string): readonly number[] {
-    return this.memoised(index, raw, () => {
-      const found: number[] = [];
-      const take = (set: number): void => {
-        if (!found.includes(set)) found.push(set);
-      };
-      let lower: string | undefined;
-      // Literals are looked for in the value as `literalFold` makes it (see there).
-      if (!this.scan(index, raw, true, take)) {
-        found.length = 0;
-        lower = raw.toLowerCase();
-        this.scan(index, literalFold(lower), false, take);
-      }
-      for (const p of index.predicates) {
-        if (found.includes(p.set)) continue;
-        let holds = true;
-        try {
-          holds = valueMatches(p.test, p.cased ? raw : (lower ??= raw.toLowerCase()));
-        } catch {
-          // The rule's own evaluation meets the same error, and is disabled for it.
+    const setEnd = hits[0] as number;
+    const vetoEnd = hits[1] as number;
+    const { trigger, setRule, setMarks, ruleMarks, triggered } = bucket;
+    for (let k = 2; k < setEnd; k += 1) {
+      const set = hits[k] as number;
+      if (trigger[set] !== 1) setMarks[set] = epoch;
+      else {
+        const rule = setRule[set] as number;
+        if (ruleMarks[rule] !== epoch) {
+          ruleMarks[rule] = epoch;
+          triggered[this.triggeredCount++] = rule;
         }
-        if (holds) found.push(p.set);
       }
-      return found.length === 0 ? NO_SETS : found;
-    });
+    }
+    if (this.sampling) {
+      const seen = bucket.setSeen;
+      for (let k = 2; k < setEnd; k += 1) {
+        const set = hits[k] as number;
+        seen[set] = (seen[set] as number) + 1;
+      }
+    }
+    if (vetoEnd > setEnd) {
+      this.vetoed = true;
+      for (let k = setEnd; k < vetoEnd; k += 1) bucket.vetoMarks[hits[k] as number] = epoch;
+    }
+    if (hits.length > vetoEnd) view.markGroups(hits, vetoEnd);
   }
 
   /**
-   * The literal groups a value holds, lower-cased exactly as their ops see it; undefined the first time the
-   * value is asked about. A value met once is cheaper to test by the few ops that ask than to scan for every
-   * group of its field; one met again (telemetry repeats) is scanned once and remembered.
+   * What a value holds. The memo: a value's answer is kept once it has been seen twice. Most values repeat,
+   * and are looked up; the others (a new command line, a temporary file's name) would only fill the memo and
+   * make it start over, so a value seen once is only noted, in a small map that is dropped when full.
    */
-  private groupHits(index: GroupIndex, raw: string): GroupHits | undefined {
-    this.lookups += 1;
-    const known = index.memo.get(raw);
-    if (known !== undefined) return known;
-    if (index.once.get(raw) === undefined) {
-      this.rememberOnce(index, raw, NO_GROUPS);
-      return undefined;
-    }
-    this.scans += 1;
-    const literals: number[] = [];
-    const take = (literal: number): void => {
-      literals.push(literal);
-    };
-    if (!this.scan(index, raw, true, take)) {
-      literals.length = 0;
-      this.scan(index, raw.toLowerCase(), false, take);
-    }
-    let found = NO_GROUPS;
-    if (literals.length > 0) {
-      literals.sort((a, b) => a - b);
-      const groups: number[] = [];
-      for (const literal of literals) {
-        const group = literalGroupOf(literal);
-        if (groups[groups.length - 1] !== group) groups.push(group);
-      }
-      found = { groups, literals };
-    }
-    this.remember(index, raw, found);
-    return found;
-  }
-
-  /**
-   * The memo: a value's answer is kept once it has been seen twice. Most values repeat, and are looked up;
-   * the others (a new command line, a temporary file's name) would only fill the memo and make it start over,
-   * so a value seen once is only noted, in a small map that is dropped when full.
-   */
-  private memoised<T>(index: Index<T>, raw: string, compute: () => T): T {
+  private hits(index: FieldIndex, raw: string): Hits {
     this.lookups += 1;
     const known = index.memo.get(raw);
     if (known !== undefined) return known;
@@ -450,67 +555,61 @@ export class Ruleset {
       return once;
     }
     this.scans += 1;
-    const found = compute();
-    this.rememberOnce(index, raw, found);
-    return found;
+    const hits = this.scan(index, raw);
+    if (raw.length <= MEMO_MAX_VALUE) {
+      if (index.once.size >= ONCE_MAX) index.once.clear();
+      index.once.set(raw, hits);
+    }
+    return hits;
   }
 
-  private rememberOnce<T>(index: Index<T>, raw: string, found: T): void {
-    if (raw.length > MEMO_MAX_VALUE) return;
-    if (index.once.size >= ONCE_MAX) index.once.clear();
-    index.once.set(raw, found);
+  private scan(index: FieldIndex, raw: string): Hits {
+    const found = this.found;
+    found.length = 0;
+    let lower: string | undefined;
+    if (!index.matcher.findFolded(raw, found)) {
+      // Not ASCII. Vetoes and literal groups decide ops, so they are looked for in the value lower-cased as
+      // the ops lower-case it; atom sets only have to miss nothing, and are also looked for in the value as
+      // `literalFold` makes it (see there).
+      found.length = 0;
+      lower = raw.toLowerCase();
+      index.matcher.find(lower, found);
+      const folded = literalFold(lower);
+      if (folded !== lower) {
+        const loose: number[] = [];
+        index.matcher.find(folded, loose);
+        for (const id of loose) if (id < index.vetoBase) found.push(id);
+      }
+    }
+    let gated = false;
+    try {
+      gated = index.gate !== undefined && !index.gate.test(raw);
+    } catch {
+      // Each predicate is then run, and meets the error itself.
+    }
+    for (const p of index.predicates) {
+      if ((gated && p.gated) || found.includes(p.set)) continue;
+      let holds = true;
+      try {
+        holds = valueMatches(p.test, p.cased ? raw : (lower ??= raw.toLowerCase()));
+      } catch {
+        // The rule's own evaluation meets the same error, and is disabled for it.
+      }
+      if (holds) found.push(p.set);
+    }
+    return found.length === 0 ? NO_HITS : hitsOf(found, index.vetoBase, index.groupBase);
   }
 
-  private remember<T>(index: Index<T>, raw: string, found: T): void {
-    if (raw.length > MEMO_MAX_VALUE) return;
+  private remember(index: FieldIndex, raw: string, hits: Hits): void {
     if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
       for (const b of this.allBuckets()) {
-        for (const f of b.sets) f.memo.clear();
-        for (const f of b.groups.values()) f.memo.clear();
+        for (const f of b.fields) f.memo.clear();
+        b.keywords?.memo.clear();
       }
       this.memoChars = 0;
     }
-    index.memo.set(raw, found);
+    index.memo.set(raw, hits);
     this.memoChars += raw.length;
-  }
-
-  /**
-   * Calls `take` with the target of each literal found in `text` where its anchors allow, once per literal.
-   * `ascii`: `text` is the raw value, lower-cased on the way; returns false, having taken only part of the
-   * literals, when it is not ASCII.
-   */
-  private scan<T>(index: Index<T>, text: string, ascii: boolean, take: (target: number) => void): boolean {
-    // A literal found again in the same scan adds nothing: each scan stamps the literals it has taken.
-    const stamps = index.stamps;
-    const stamp = (index.stamp = (index.stamp + 1) >>> 0);
-    const length = text.length;
-    const hit = (id: number, end: number): void => {
-      if (stamps[id] === stamp) return;
-      const anchor = index.anchor[id] as number;
-      if ((anchor & ANCHOR_START) !== 0 && end !== index.length[id]) return;
-      if ((anchor & ANCHOR_END) !== 0 && end !== length) return;
-      stamps[id] = stamp;
-      take(index.target[id] as number);
-    };
-    if (ascii) return index.matcher.scanAscii(text, hit);
-    index.matcher.scan(text, hit);
-    return true;
-  }
-
-  /** The group hits of a field's values (slot -1: of every value), for `GroupSource`. */
-  private fieldGroupHits(bucket: Bucket, view: EventView, slot: number): readonly GroupHits[] | undefined {
-    const index = bucket.groups.get(slot);
-    if (index === undefined) return undefined;
-    const values = slot < 0 ? view.allStrings() : view.stringsAt(slot);
-    if (values === undefined) return NO_VALUES;
-    const hits: GroupHits[] = [];
-    let complete = true;
-    for (const value of values) {
-      const found = this.groupHits(index, value);
-      if (found === undefined) complete = false;
-      else hits.push(found);
-    }
-    return complete ? hits : undefined;
   }
 
   private bucket(logsource: SigmaLogsource): Bucket {
@@ -551,108 +650,215 @@ export class Ruleset {
       return true;
     });
     const always: number[] = [];
-    const need = new Uint16Array(rules.length);
     const setRule: number[] = [];
-    type Entry = {
-      literals: { text: string; id: number }[];
-      targets: number[];
-      anchors: number[];
-      predicates: { test: ValueTest; cased: boolean; set: number }[];
-    };
+    const ruleSets = new Int32Array(rules.length + 1);
+    // What each literal stands for, before the ids are laid out (see `Hits`).
+    const SET = 0;
+    const VETO = 1;
+    const GROUP = 2;
+    type Entry = { literals: (Literal & { kind: number; of: number })[]; predicates: Predicate[] };
     // By the field's spelling: an event may have two keys that differ only in case, and a rule reads the one
-    // it spells (or else the first that matches).
-    const setEntries = new Map<number, Entry>();
-    const groupEntries = new Map<number, Entry>();
-    const entryFor = (entries: Map<number, Entry>, field: string | undefined): Entry => {
+    // it spells (or else the first that matches). Slot -1: keywords.
+    const entries = new Map<number, Entry>();
+    const entryFor = (field: string | undefined): Entry => {
       const slot = field === undefined ? -1 : fieldSlot(field);
       let entry = entries.get(slot);
       if (entry === undefined) {
-        entry = { literals: [], targets: [], anchors: [], predicates: [] };
+        entry = { literals: [], predicates: [] };
         entries.set(slot, entry);
       }
       return entry;
     };
-    const add = (entry: Entry, literal: Literal, target: number): void => {
-      entry.literals.push({ text: literal.text, id: entry.literals.length });
-      entry.targets.push(target);
-      entry.anchors.push((literal.start ? ANCHOR_START : 0) | (literal.end ? ANCHOR_END : 0));
-    };
-    const known = new Uint8Array(literalGroupCount());
+    const groupsKnown = new Uint8Array(literalGroupCount());
     rules.forEach((rule, index) => {
       // A filter shared by several rules brings the same groups to each.
       for (const group of rule.detection.literalGroups ?? []) {
-        if (known[group.id] === 1) continue;
-        known[group.id] = 1;
-        const entry = entryFor(groupEntries, group.field);
-        group.literals.forEach((literal, k) => add(entry, literal, group.first + k));
+        if (groupsKnown[group.id] === 1) continue;
+        groupsKnown[group.id] = 1;
+        const entry = entryFor(group.field);
+        for (const l of group.literals) entry.literals.push({ ...l, kind: GROUP, of: group.id });
+      }
+      for (const veto of rule.detection.vetoes ?? []) {
+        const entry = entryFor(veto.field);
+        for (const r of veto.requirements) if (r.test === null) entry.literals.push({ ...r, kind: VETO, of: index });
       }
       const sets = (rule.detection.atoms ?? []).filter((set) => set.length > 0);
+      ruleSets[index] = setRule.length;
+      ruleSets[index + 1] = setRule.length + sets.length;
       if (sets.length === 0) {
         always.push(index);
         return;
       }
-      need[index] = sets.length;
       for (const set of sets) {
         const id = setRule.length;
         setRule.push(index);
         for (const atom of set) {
-          const entry = entryFor(setEntries, atom.field);
+          const entry = entryFor(atom.field);
           for (const r of atom.requirements) {
-            if (r.test !== null) entry.predicates.push({ test: r.test, cased: r.cased, set: id });
-            else add(entry, r, id);
+            if (r.test !== null) entry.predicates.push({ test: r.test, cased: r.cased, set: id, gated: false });
+            else entry.literals.push({ ...r, kind: SET, of: id });
           }
         }
       }
     });
-    // Rows (see ROW_STATES) only for the atom sets, scanned in every event; group literals are scanned for
-    // only on a value's second asking.
-    const index = <T>(slot: number, e: Entry, rows: number): Index<T> => ({
-      slot,
-      matcher: new AhoCorasickMatcher(e.literals, rows),
-      target: Int32Array.from(e.targets),
-      length: Int32Array.from(e.literals, (l) => l.text.length),
-      anchor: Uint8Array.from(e.anchors),
-      memo: new Map(),
-      once: new Map(),
-      stamps: new Uint32Array(e.literals.length),
-      stamp: 0,
-    });
-    const sets = [...setEntries].map(([slot, e]): SetIndex => ({
-      ...index<readonly number[]>(slot, e, ROW_STATES),
-      predicates: e.predicates,
-      minLength: e.predicates.length > 0 ? 0 : Math.min(...e.literals.map((l) => l.text.length)),
-      scalars: e.predicates.length > 0 || e.literals.some((l) => SCALAR_CHARS.test(l.text)),
-    }));
-    const groups = new Map([...groupEntries].map(([slot, e]) => [slot, index<GroupHits>(slot, e, 1)]));
-    const bucket: Bucket = {
+    const vetoBase = setRule.length;
+    const groupBase = vetoBase + rules.length;
+    const base = [0, vetoBase, groupBase];
+    const keywords = entries.get(-1);
+    entries.delete(-1);
+    // Rows (see ROW_STATES): these automata scan every new value of every event.
+    const fieldIndex = (slot: number, position: number, e: Entry): FieldIndex => {
+      const literals = keywords === undefined ? e.literals : [...e.literals, ...keywords.literals];
+      const all = keywords === undefined ? e.predicates : [...e.predicates, ...keywords.predicates];
+      const raw = all.filter((p) => p.cased && p.test.kind === VT.regex);
+      const gate = raw.length > 1 ? regexUnion(raw.map((p) => p.test.regex as RegexProgram)) : undefined;
+      const predicates = all.map((p) => ({ ...p, gated: gate !== undefined && raw.includes(p) }));
+      return {
+        matcher: new AhoCorasickMatcher(
+          literals.map((l) => ({ text: l.text, id: (base[l.kind] as number) + l.of, start: l.start, end: l.end })),
+          ROW_STATES,
+        ),
+        memo: new Map(),
+        once: new Map(),
+        predicates,
+        gate,
+        minLength: predicates.length > 0 ? 0 : Math.min(...literals.map((l) => l.text.length)),
+        scalars: predicates.length > 0 || literals.some((l) => SCALAR_CHARS.test(l.text)),
+        name: slot < 0 ? "" : fieldName(slot),
+        slot,
+        position,
+        vetoBase,
+        groupBase,
+      };
+    };
+    const fields = [...entries].map(([slot, e], position) => fieldIndex(slot, position, e));
+    return {
       rules,
       always,
-      sets,
-      need,
+      fields,
+      keywords: keywords === undefined ? undefined : fieldIndex(-1, -1, { literals: [], predicates: [] }),
+      dotted: fields.filter((f) => f.name.includes(".")),
+      routes: new Map(),
+      recentKeys: [],
+      recentRoutes: [],
+      fieldMarks: new Uint32Array(fields.length),
       setRule: Int32Array.from(setRule),
+      ruleSets,
+      // The sets of a rule are numbered in a row: `ruleSetIds` is the identity.
+      ruleSetIds: Int32Array.from(setRule, (_, set) => set),
+      // Until hits have been counted, a rule's first set (its most selective, see `CompiledDetection.atoms`).
+      trigger: Uint8Array.from(setRule, (rule, set) => (ruleSets[rule] === set ? 1 : 0)),
+      setSeen: new Uint32Array(setRule.length),
+      events: 0,
+      sampled: 0,
+      vetoBase,
+      groupBase,
+      groupsKnown,
       setMarks: new Uint32Array(setRule.length),
       ruleMarks: new Uint32Array(rules.length),
-      ruleHits: new Uint16Array(rules.length),
-      groups,
-      groupSource: { known, hits: (view, slot) => this.fieldGroupHits(bucket, view, slot) },
+      triggered: new Int32Array(rules.length),
+      vetoMarks: new Uint32Array(rules.length),
+      candidates: new Int32Array(rules.length),
     };
-    return bucket;
   }
 }
 
-function toMatch(rule: CompiledRule, event: Event, explanation: MatchExplanation): RuleMatch {
-  const doc = rule.rule;
-  return {
-    ruleId: rule.ref,
-    title: doc.title,
-    level: doc.level ?? "medium",
-    status: doc.status,
-    author: doc.author,
-    tags: doc.tags,
-    techniques: rule.techniques,
-    tactics: rule.tactics,
-    file: doc.file,
-    event,
-    explanation,
-  };
+/**
+ * A match whose explanation is worked out when first read, from the event alone: most matches are counted,
+ * correlated or dropped by a filter without anyone reading why they matched, and explaining costs as much as
+ * matching again. The event must therefore not change after `match` (the schema's `Event` is readonly).
+ */
+class LazyRuleMatch implements RuleMatch {
+  readonly ruleId: string;
+  readonly title: string;
+  readonly level: string;
+  readonly status: string | undefined;
+  readonly author: string | undefined;
+  readonly tags: readonly string[];
+  readonly techniques: readonly string[];
+  readonly tactics: readonly string[];
+  readonly file: string;
+  readonly event: Event;
+  private readonly rule: CompiledRule;
+  private readonly explainer: (rule: CompiledRule, event: Event) => MatchExplanation;
+  private explained: MatchExplanation | undefined;
+
+  constructor(rule: CompiledRule, event: Event, explainer: (rule: CompiledRule, event: Event) => MatchExplanation) {
+    const doc = rule.rule;
+    this.ruleId = rule.ref;
+    this.title = doc.title;
+    this.level = doc.level ?? "medium";
+    this.status = doc.status;
+    this.author = doc.author;
+    this.tags = doc.tags;
+    this.techniques = rule.techniques;
+    this.tactics = rule.tactics;
+    this.file = doc.file;
+    this.event = event;
+    this.rule = rule;
+    this.explainer = explainer;
+  }
+
+  get explanation(): MatchExplanation {
+    this.explained ??= this.explainer(this.rule, this.event);
+    return this.explained;
+  }
+
+  /** What JSON.stringify writes: the match's fields, the explanation with them. */
+  toJSON(): RuleMatch {
+    const { ruleId, title, level, status, author, tags, techniques, tactics, file, event, explanation } = this;
+    return { ruleId, title, level, status, author, tags, techniques, tactics, file, event, explanation };
+  }
+}
+
+/**
+ * The literals' ids a scan found, laid out as `Hits`. An id may come twice (two literals of one atom set):
+ * noting it twice changes nothing, so they are neither sorted nor made distinct.
+ */
+function hitsOf(ids: readonly number[], vetoBase: number, groupBase: number): Hits {
+  let sets = 0;
+  let vetoes = 0;
+  for (let i = 0; i < ids.length; i += 1) {
+    const id = ids[i] as number;
+    if (id < vetoBase) sets += 1;
+    else if (id < groupBase) vetoes += 1;
+  }
+  const out = new Int32Array(ids.length + 2);
+  out[0] = 2 + sets;
+  out[1] = 2 + sets + vetoes;
+  let set = 2;
+  let veto = 2 + sets;
+  let group = 2 + sets + vetoes;
+  for (let i = 0; i < ids.length; i += 1) {
+    const id = ids[i] as number;
+    if (id < vetoBase) out[set++] = id;
+    else if (id < groupBase) out[veto++] = id - vetoBase;
+    else out[group++] = id - groupBase;
+  }
+  return out;
+}
+
+/** Chooses each rule's trigger again: its atom set the counted events hit least. */
+function retrigger(bucket: Bucket): void {
+  const { ruleSets, ruleSetIds, trigger, setSeen } = bucket;
+  for (let rule = 0; rule + 1 < ruleSets.length; rule += 1) {
+    const from = ruleSets[rule] as number;
+    const to = ruleSets[rule + 1] as number;
+    if (to - from < 2) continue;
+    let best = -1;
+    for (let k = from; k < to; k += 1) {
+      const set = ruleSetIds[k] as number;
+      if (trigger[set] === 1) best = set;
+    }
+    for (let k = from; k < to; k += 1) {
+      const set = ruleSetIds[k] as number;
+      if ((setSeen[set] as number) < (setSeen[best] as number)) best = set;
+    }
+    for (let k = from; k < to; k += 1) {
+      const set = ruleSetIds[k] as number;
+      trigger[set] = set === best ? 1 : 0;
+    }
+  }
+  for (let i = 0; i < setSeen.length; i += 1) setSeen[i] = (setSeen[i] as number) >>> 1;
+  bucket.sampled = 0;
 }

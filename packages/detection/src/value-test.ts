@@ -96,8 +96,7 @@ export function valueMatches(t: ValueTest, input: string): boolean {
     case VT.regex:
       // The regex engine costs microseconds; a value without any of its required literals cannot match.
       return (
-        (t.literals === undefined || hasLiteral(literalFold(input), t.literals)) &&
-        (t.regex as RegexProgram).test(input)
+        (t.literals === undefined || hasLiteral(folded(input), t.literals)) && (t.regex as RegexProgram).test(input)
       );
     case VT.always:
       return true;
@@ -118,6 +117,20 @@ export function valueMatches(t: ValueTest, input: string): boolean {
 export function literalFold(value: string): string {
   const lower = value.toLowerCase();
   return lower.includes("\u017f") ? lower.replaceAll("\u017f", "s") : lower;
+}
+
+/**
+ * `literalFold`, remembered for the last input: the regexes of a rule, and of the rules after it, test the same
+ * value (a command line) one after the other.
+ */
+let lastInput = "";
+let lastFolded = "";
+function folded(input: string): string {
+  if (input !== lastInput) {
+    lastFolded = literalFold(input);
+    lastInput = input;
+  }
+  return lastFolded;
 }
 
 function hasLiteral(lower: string, literals: readonly Literal[]): boolean {
@@ -215,19 +228,15 @@ export function foldList(tests: readonly ValueTest[]): ValueTest[] {
  * lower-cased values — most of SigmaHQ — holds exactly when one of its literals occurs in a value where its
  * anchors say, which is what the ruleset's prefilter scans every value for anyway. Such an op registers its
  * literals as a group (one per `|all` group) with process-wide ids; the prefilter marks in the event view the
- * groups it finds, and the op reads the mark instead of testing the values again. Ids are never reused: the
- * tables grow with every rule compiled in the process, by a few bytes per literal.
+ * groups it finds, and the op reads the mark instead of testing the values again. Ids are never reused.
  */
 export type LiteralGroup = {
   readonly id: number;
   readonly field: string | undefined;
-  /** In the order of the tests; the k-th has the process-wide id `first + k`. */
+  /** In the order of the tests. */
   readonly literals: readonly Requirement[];
-  readonly first: number;
 };
 
-const groupOfLiteral: number[] = [];
-const patternOfLiteral: string[] = [];
 let groups = 0;
 
 /**
@@ -236,35 +245,26 @@ let groups = 0;
  */
 const GROUP_MIN_LENGTH = 3;
 
-/** Whether a test is decided by its one literal alone (the literal is the whole test), and worth a group. */
-export function isPlain(t: ValueTest): boolean {
+/** Whether a test is decided by its one literal alone: the literal is the whole test. */
+export function isExactLiteral(t: ValueTest): boolean {
   const literal = t.literals?.length === 1 ? t.literals[0] : undefined;
-  return t.kind <= VT.contains && literal !== undefined && literal.text === t.lit && t.lit.length >= GROUP_MIN_LENGTH;
+  return t.kind <= VT.contains && literal !== undefined && literal.text === t.lit;
+}
+
+/** Whether a test is decided by its literal alone, and worth a literal group. */
+export function isPlain(t: ValueTest): boolean {
+  return isExactLiteral(t) && t.lit.length >= GROUP_MIN_LENGTH;
 }
 
 /** Registers plain tests (see `isPlain`) as one literal group. */
 export function literalGroup(field: string | undefined, tests: readonly ValueTest[]): LiteralGroup {
   const id = groups;
   groups += 1;
-  const first = groupOfLiteral.length;
-  const literals = tests.map((t) => {
-    groupOfLiteral.push(id);
-    patternOfLiteral.push(t.pattern);
-    return (t.literals as readonly Requirement[])[0] as Requirement;
-  });
-  return { id, field, literals, first };
+  return { id, field, literals: tests.map((t) => (t.literals as readonly Requirement[])[0] as Requirement) };
 }
 
 export function literalGroupCount(): number {
   return groups;
-}
-
-export function literalGroupOf(literal: number): number {
-  return groupOfLiteral[literal] as number;
-}
-
-export function literalPattern(literal: number): string {
-  return patternOfLiteral[literal] as string;
 }
 
 /** Field-level operations: how the value tests of one `Field|modifiers: values` combine. */
@@ -332,18 +332,18 @@ function groupHit(group: readonly ValueTest[], values: readonly string[]): boole
 export function fieldMatches(op: FieldOp, view: EventView): boolean {
   switch (op.kind) {
     case FT.any: {
-      const found = op.exact === null ? -1 : view.groupFound(op.slot, op.exact[0] as number);
+      const found = op.exact === null ? -1 : view.groupFound(op.exact[0] as number);
       if (found >= 0) return found === 1;
       const values = readValues(op, view);
       return values !== undefined && groupHit(op.tests, values);
     }
     case FT.all: {
-      const found = op.exact === null ? -1 : view.groupFound(op.slot, op.exact[0] as number);
+      const found = op.exact === null ? -1 : view.groupFound(op.exact[0] as number);
       if (found === 0) return false;
       if (found === 1) {
-        // The groups of one op share the field, so the source answers for all of them alike.
+        // The prefilter looks for the groups of one op together, so it knows them all.
         for (let i = 1; i < (op.exact as readonly number[]).length; i += 1) {
-          if (view.groupFound(op.slot, (op.exact as readonly number[])[i] as number) !== 1) return false;
+          if (view.groupFound((op.exact as readonly number[])[i] as number) !== 1) return false;
         }
         return true;
       }

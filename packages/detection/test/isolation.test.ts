@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, sep } from "node:path";
 import type { Event, EventFields, FieldValue, Logsource } from "@ring3/schema";
 import { SHARED_DATA_MISSING, sharedDataDir } from "@ring3/testkit";
 import { formatDiagnostic, loadRules, Ruleset } from "../src/index.ts";
-import type { CompiledRule, Diagnostic, LoadResult } from "../src/index.ts";
+import type { CompiledRule, Diagnostic, EventView, LoadResult } from "../src/index.ts";
 import { event, matchIds, PROCESS_CREATION, ruleText } from "./rule-helpers.ts";
 
 const shared = sharedDataDir();
@@ -83,21 +83,37 @@ test("a rule that throws while matching is disabled with R3_RULE_RUNTIME_ERROR; 
   assert.equal(reported.length, 1);
 });
 
-test("a rule that throws while explaining its match is disabled too, and match() still returns the others", () => {
+test("a rule that throws while explaining its match is disabled when the explanation is read; nothing throws", () => {
   const result = goodRules();
   const calls = { count: 0 };
   const broken = throwingRule(ruleByRef(result, "good-bob"), "explain", calls);
   const reported: Diagnostic[] = [];
   const ruleset = new Ruleset([...result.rules, broken], { onRuleDisabled: (d) => reported.push(d) });
-  let matches: string[] = [];
-  assert.doesNotThrow(() => {
-    matches = matchIds(ruleset.match(event({ Image: "C:\\x\\cmd.exe", User: "bob" })));
+  const matches = ruleset.match(event({ Image: "C:\\x\\cmd.exe", User: "bob" }));
+  // The rule did match: its test holds. Its explanation is only worked out when read.
+  assert.deepEqual(matchIds(matches), ["broken-explain", "good-bob", "good-cmd"]);
+  assert.equal(reported.length, 0);
+  const explained = matches.map((m) => {
+    let explanation: unknown;
+    assert.doesNotThrow(() => {
+      explanation = m.explanation;
+    });
+    return [m.ruleId, explanation] as const;
   });
-  assert.deepEqual(matches, ["good-bob", "good-cmd"]);
+  const [, failed] = explained.find(([id]) => id === "broken-explain") ?? [];
+  assert.deepEqual(failed, {
+    condition: "",
+    selections: [],
+    error: "rule threw while explaining a match and was disabled: TypeError: content bug in explain",
+  });
+  assert.equal(explained.find(([id]) => id === "good-bob")?.[1] !== undefined, true);
   assert.deepEqual(
     reported.map((d) => [d.code, d.rule]),
     [["R3_RULE_RUNTIME_ERROR", "broken-explain"]],
   );
+  // Read again: the same answer, not a second report.
+  assert.equal(matches.find((m) => m.ruleId === "broken-explain")?.explanation, failed);
+  assert.equal(reported.length, 1);
   assert.deepEqual(matchIds(ruleset.match(event({ User: "bob" }))), ["good-bob"]);
   assert.equal(calls.count, 1);
 });
@@ -108,16 +124,21 @@ function fakeClock(): { now: () => number; advance: (ms: number) => void } {
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-/** A real compiled rule made slow: each run takes `cost()` ms of fake time. */
+/** A real compiled rule made slow: each run takes `cost()` ms of fake time, however the ruleset runs it. */
 function slowed(rule: CompiledRule, clock: ReturnType<typeof fakeClock>, cost: () => number): CompiledRule {
+  const slow =
+    (run: (view: EventView) => boolean) =>
+    (view: EventView): boolean => {
+      clock.advance(cost());
+      return run(view);
+    };
+  const { test, afterVetoes } = rule.detection;
   return {
     ...rule,
     detection: {
       ...rule.detection,
-      test: (view) => {
-        clock.advance(cost());
-        return rule.detection.test(view);
-      },
+      test: slow(test),
+      ...(afterVetoes === undefined ? {} : { afterVetoes: slow(afterVetoes) }),
     },
   };
 }

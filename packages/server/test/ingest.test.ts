@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { LIMITS, ROUTES } from "@ring3/protocol";
 import { createServer } from "../src/create-server.ts";
@@ -80,19 +81,21 @@ test("repeats of one rule on one host and image group into one alert with a coun
 });
 
 test("a gzip bomb (small body, huge when inflated) → 413 R3_ERR_INGEST_TOO_LARGE, nothing stored", async () => {
-  const inflated = Buffer.from(
-    JSON.stringify(
-      batch([processEvent({ fields: { CommandLine: "bomb-marker" + " ".repeat(LIMITS.maxBatchBytes) } })]),
-    ),
-  );
-  const payload = gzipSync(inflated);
-  assert.ok(payload.length < LIMITS.maxBodyBytes / 100);
-  const response = await ingest(undefined, {
-    payload,
-    headers: { "content-type": "application/json", "content-encoding": "gzip" },
-  });
-  assert.equal(response.statusCode, 413);
-  assert.equal(errorCode(response), "R3_ERR_INGEST_TOO_LARGE");
+  // Both inflate paths: a tiny body (inflated on the loop) and one over 16 KiB (in the thread pool).
+  for (const noise of ["", randomBytes(30_000).toString("base64")]) {
+    const padding = noise + " ".repeat(LIMITS.maxBatchBytes);
+    const inflated = Buffer.from(
+      JSON.stringify(batch([processEvent({ fields: { CommandLine: `bomb-marker${padding}` } })])),
+    );
+    const payload = gzipSync(inflated);
+    assert.ok(payload.length < LIMITS.maxBodyBytes / 50);
+    const response = await ingest(undefined, {
+      payload,
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
+    assert.equal(response.statusCode, 413);
+    assert.equal(errorCode(response), "R3_ERR_INGEST_TOO_LARGE");
+  }
   assert.equal((await searchHost([{ field: "CommandLine", op: "contains", value: "bomb-marker" }])).length, 0);
 });
 
@@ -226,4 +229,21 @@ test("a backlog past ingestMaxWaitMs answers 503 R3_ERR_SERVER_BUSY with Retry-A
   } finally {
     await busy.close();
   }
+});
+
+test("a gzip body over 16 KiB (inflated off the event loop) is stored; corrupted, it is 400", async () => {
+  const noise = (i: number) => randomBytes(900).toString("base64") + i;
+  const body = batch(
+    Array.from({ length: 40 }, (_, i) => processEvent({ fields: { CommandLine: `large-marker ${noise(i)}` } })),
+  );
+  const { payload, headers } = gzipped(body);
+  assert.ok(payload.length > 16 * 1024, `${payload.length} bytes compressed`);
+  const stored = await ingest(undefined, { payload, headers });
+  assert.equal(stored.statusCode, 200, stored.body);
+  assert.equal((await searchHost([{ field: "CommandLine", op: "startswith", value: "large-marker" }])).length, 40);
+  const corrupted = Buffer.from(payload);
+  corrupted.fill(0x41, 5000, 6000);
+  const refused = await ingest(undefined, { payload: corrupted, headers });
+  assert.equal(refused.statusCode, 400);
+  assert.equal(errorCode(refused), "R3_ERR_REQUEST_MALFORMED");
 });

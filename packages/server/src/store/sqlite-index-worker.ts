@@ -63,9 +63,9 @@ try {
   writer = new EventIndexWriter(db, "main");
   post({ type: "progress", indexedSeq: writer.indexedSeq });
   /**
-   * Checkpoints the events database's WAL from here, so the copy into the database file and its fsync happen
-   * on this thread: the store turns automatic checkpoints off on its connection while this thread runs.
-   * PASSIVE never waits for (or blocks) the writer.
+   * Checkpoints the events database's WAL from here, so that most of the copying into the database file and
+   * its fsync happen on this thread; the store's own checkpoints, rarer while this thread runs, find little
+   * left to copy. PASSIVE never waits for (or blocks) the writer.
    */
   checkpoints = setInterval(() => {
     try {

@@ -6,7 +6,8 @@ import { StoreError } from "./store-error.ts";
  * same transaction as the version bump, so a crash leaves the file at one version or the next, never between.
  *
  * Index choices follow the queries:
- * - events: `seq` (AUTOINCREMENT, never reused) is the ingest order the search index follows; searches read
+ * - events: `seq` is the ingest order the search index follows, never reused (the store hands seqs out from
+ *   counters.last_seq, saved once per batch: AUTOINCREMENT would update sqlite_sequence per row); searches read
  *   newest first through (host_no, time_ms), (logsource_id, time_ms) or (time_ms), every one ending in the
  *   rowid so (time_ms, seq) keyset pages need no sort. (host_no, event_id) UNIQUE makes a resent event a no-op.
  * - alerts: grouping looks up (host_no, rule_id, group_key); listings sort by last_seen_ms within status, level,
@@ -18,7 +19,7 @@ const MAIN_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT INTO counters VALUES ('events', 0);
+  INSERT INTO counters VALUES ('events', 0), ('last_seq', 0);
 
   CREATE TABLE users (
     id TEXT PRIMARY KEY,
@@ -96,7 +97,7 @@ const MAIN_MIGRATIONS: readonly string[] = [
   );
 
   CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     host_no INTEGER NOT NULL,
     event_id TEXT NOT NULL,
     time_ms INTEGER NOT NULL,

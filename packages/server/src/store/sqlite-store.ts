@@ -90,6 +90,9 @@ const HOUR_MS = 3_600_000;
 const MAX_INDEX_LAG = 25_000;
 const INDEX_CHUNK = 20_000;
 const RETENTION_CHUNK = 5000;
+const WORKER_WAL_AUTOCHECKPOINT = 10_000;
+/** SQLite's default. */
+const SQLITE_WAL_AUTOCHECKPOINT = 1000;
 const MAX_WORKER_BACKOFF_MS = 60_000;
 
 type HostRef = { no: number; id: string; hostname: string };
@@ -203,8 +206,11 @@ export class SqliteStore implements Store {
 
     // The index database, attached for searching (and written here too when indexing inline). It holds nothing
     // the events do not: damaged, it is deleted and rebuilt rather than failing the store.
-    // The AUTOINCREMENT high-water mark: seqs of deleted events are never handed out again.
-    this.lastSeq = this.conn.get<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'")?.seq ?? 0;
+    // The high-water mark of seqs: those of deleted events are never handed out again.
+    this.lastSeq = Math.max(
+      this.conn.get<{ value: number }>("SELECT value FROM counters WHERE name = 'last_seq'")?.value ?? 0,
+      this.conn.get<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM events")?.seq ?? 0,
+    );
     try {
       this.attachIndex(memory, uid);
     } catch (error) {
@@ -286,8 +292,11 @@ export class SqliteStore implements Store {
     };
     const worker = new Worker(new URL("./sqlite-index-worker.ts", import.meta.url), { workerData: data });
     this.worker = worker;
-    // The worker checkpoints the WAL (sqlite-index-worker.ts), off this thread; back on here if it exits.
-    this.conn.db.exec("PRAGMA wal_autocheckpoint = 0");
+    // The worker checkpoints the WAL every second (sqlite-index-worker.ts), off this thread. This thread
+    // still checkpoints when the WAL passes 10,000 pages: by then the worker has copied most of it, and only
+    // a checkpoint by the writer itself lets the next transaction restart the WAL from its start (the
+    // worker's, racing with a writer that never pauses, leaves the WAL growing).
+    this.conn.db.exec(`PRAGMA wal_autocheckpoint = ${WORKER_WAL_AUTOCHECKPOINT}`);
     worker.on("message", (reply: IndexWorkerReply) => {
       switch (reply.type) {
         case "progress":
@@ -310,7 +319,7 @@ export class SqliteStore implements Store {
     });
     worker.on("exit", () => {
       if (this.worker === worker) this.worker = undefined;
-      if (!this.closed) this.conn.db.exec("PRAGMA wal_autocheckpoint = 1000");
+      if (!this.closed) this.conn.db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_WAL_AUTOCHECKPOINT}`);
       for (const wake of this.progressWaiters.splice(0)) wake();
       for (const [id, done] of this.purgeWaiters) {
         done(0);
@@ -813,8 +822,8 @@ export class SqliteStore implements Store {
       return { duplicate: true, events: earlier?.events ?? 0, alerts: earlier?.alerts ?? 0, newAlerts: [] };
     }
     const insert = this.conn.writer(
-      `INSERT OR IGNORE INTO events (host_no, event_id, time_ms, time, received_ms, logsource_id, host, fields, raw)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO events (seq, host_no, event_id, time_ms, time, received_ms, logsource_id, host, fields, raw)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     let events = 0;
     for (const event of batch.events) {
@@ -823,7 +832,9 @@ export class SqliteStore implements Store {
       const timeMs = parsed ?? receivedMs;
       const timeText = parsed !== undefined && isCanonicalIso(event.time, parsed) ? null : event.time;
       const logsourceId = this.logsourceId(event.logsource);
+      const seq = this.lastSeq + 1;
       const inserted = insert.run(
+        seq,
         host.no,
         event.id,
         timeMs,
@@ -836,11 +847,14 @@ export class SqliteStore implements Store {
       );
       if (inserted.changes > 0) {
         events += 1;
-        this.lastSeq = Number(inserted.lastInsertRowid);
-        inputs?.push(indexInput(this.lastSeq, host.no, event.logsource.category ?? "", timeMs, event.fields));
+        this.lastSeq = seq;
+        inputs?.push(indexInput(seq, host.no, event.logsource.category ?? "", timeMs, event.fields));
       }
     }
-    if (events > 0) this.conn.run("UPDATE counters SET value = value + ? WHERE name = 'events'", events);
+    if (events > 0) {
+      this.conn.run("UPDATE counters SET value = value + ? WHERE name = 'events'", events);
+      this.conn.run("UPDATE counters SET value = ? WHERE name = 'last_seq'", this.lastSeq);
+    }
 
     const newAlerts: Alert[] = [];
     let alerts = 0;

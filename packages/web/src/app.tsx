@@ -19,6 +19,7 @@ const SearchPage = lazy(() => import("./pages/search.tsx"));
 const RulesPage = lazy(() => import("./pages/rules.tsx"));
 const AttackPage = lazy(() => import("./pages/attack.tsx"));
 const AuditPage = lazy(() => import("./pages/audit.tsx"));
+const AccessPage = lazy(() => import("./pages/access.tsx"));
 
 type NavItem = { readonly path: string; readonly label: string; readonly role: Role };
 const NAV: readonly NavItem[] = [
@@ -29,6 +30,7 @@ const NAV: readonly NavItem[] = [
   { path: "rules", label: "Rules", role: "admin" },
   { path: "attack", label: "ATT&CK", role: "viewer" },
   { path: "audit", label: "Audit log", role: "admin" },
+  { path: "access", label: "Access", role: "admin" },
 ];
 
 /** The page for a route, and the role it needs (pages above the user's role are not rendered at all). */
@@ -62,6 +64,8 @@ function page(route: Route): { role: Role; node: ReactNode } {
       return { role: "viewer", node: <AttackPage /> };
     case "audit":
       return { role: "admin", node: <AuditPage /> };
+    case "access":
+      return { role: "admin", node: <AccessPage /> };
     default:
       return { role: "viewer", node: <p className="empty">There is no page here.</p> };
   }

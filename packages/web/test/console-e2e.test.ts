@@ -289,6 +289,9 @@ test(
     await page.getByRole("link", { name: host.hostname }).first().waitFor();
     await shot(page, "hosts");
     await page.goto(`${server.url}/#/hosts/${encodeURIComponent(host.id)}`);
+    // The processes of this test have all exited by now (the agent started after the browser, with no
+    // inventory): the live tree shows them with "exited too".
+    await page.getByLabel("exited too").check();
     await page.getByTestId("process-list").waitFor();
     await page.getByRole("table", { name: "Sensors" }).waitFor();
     await shot(page, "host-detail");
@@ -350,6 +353,32 @@ test(
     await page.getByRole("table", { name: "Audit log" }).locator("tbody tr").first().waitFor();
     await shot(page, "audit");
 
+    // Access (admin): an enrollment token made here enrolls a host; a user added here signs in.
+    await page.goto(`${server.url}/#/access`);
+    const tokenForm = page.getByRole("form", { name: "New enrollment token" });
+    await tokenForm.getByLabel("Description").fill("e2e web servers");
+    await tokenForm.getByLabel("Max uses").fill("1");
+    await tokenForm.getByRole("button", { name: "Create token" }).click();
+    const enrollCommand = (await page.getByTestId("enrollment-command").textContent()) ?? "";
+    const secret = /--enroll-token (\S+)/.exec(enrollCommand)?.[1];
+    assert.ok(secret !== undefined, enrollCommand);
+    await api("enroll", {
+      body: { token: secret, hostname: "access-host", machineId: "access-machine", os: "linux", agentVersion: "e2e" },
+    });
+    await page.reload();
+    const tokenRow = page
+      .getByRole("table", { name: "Enrollment tokens" })
+      .getByRole("row", { name: /e2e web servers/ });
+    assert.match((await tokenRow.textContent()) ?? "", /used up.*1 \/ 1/);
+    const userForm = page.getByRole("form", { name: "New user" });
+    await userForm.getByLabel("Username").fill("second-viewer");
+    await userForm.getByLabel("Password").fill(PASSWORD);
+    await userForm.getByLabel("Role").selectOption("viewer");
+    await userForm.getByRole("button", { name: "Add user" }).click();
+    await page.getByRole("table", { name: "Users" }).getByRole("cell", { name: "second-viewer" }).waitFor();
+    await shot(page, "access");
+    await api("login", { body: { username: "second-viewer", password: PASSWORD } });
+
     await page.goto(`${server.url}/#/`);
     await page.getByRole("img", { name: "Alerts per hour by level" }).waitFor();
     await page.waitForTimeout(600); // ECharts' entry animation
@@ -366,6 +395,7 @@ test(
     const nav = analyst.getByRole("navigation", { name: "Main" });
     assert.equal(await nav.getByRole("link", { name: "Audit log" }).count(), 0);
     assert.equal(await nav.getByRole("link", { name: "Rules" }).count(), 0);
+    assert.equal(await nav.getByRole("link", { name: "Access" }).count(), 0);
     await analyst.goto(`${server.url}/#/audit`);
     await analyst.getByRole("heading", { name: "Not permitted" }).waitFor();
     assert.equal(await analyst.getByRole("table", { name: "Audit log" }).count(), 0);

@@ -32,9 +32,9 @@ function flatten(nodes: readonly ProcessTreeNode[]): Row[] {
 }
 
 /** A host's whole process tree as an indented list (a graph of hundreds of processes reads worse). */
-export function ProcessList({ nodes }: { nodes: readonly ProcessTreeNode[] }) {
+export function ProcessList({ nodes, empty }: { nodes: readonly ProcessTreeNode[]; empty?: string }) {
   const rows = useMemo(() => flatten(nodes), [nodes]);
-  if (rows.length === 0) return <p className="empty">No process events recorded.</p>;
+  if (rows.length === 0) return <p className="empty">{empty ?? "No process events recorded."}</p>;
   return (
     <ul className="process-list" data-testid="process-list">
       {rows.map(({ node, depth }) => (

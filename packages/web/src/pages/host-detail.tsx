@@ -123,7 +123,18 @@ export default function HostDetailPage({ id }: { id: string }) {
             </label>
           }
         >
-          {tree.data !== undefined ? <ProcessList nodes={nodes} /> : <ErrorNote error={tree.error} />}
+          {tree.data !== undefined ? (
+            <ProcessList
+              nodes={nodes}
+              empty={
+                tree.data.nodes.length > nodes.length
+                  ? `No recorded process is still running; ${tree.data.nodes.length - nodes.length} exited (tick "exited too").`
+                  : undefined
+              }
+            />
+          ) : (
+            <ErrorNote error={tree.error} />
+          )}
         </Card>
         <Card title="Recent events" actions={<a href={href("hosts", h.id, "timeline")}>Timeline</a>}>
           {recent.data !== undefined ? <Timeline items={recent.data.items} /> : <ErrorNote error={recent.error} />}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -18,10 +18,17 @@ const RING3 = join(import.meta.dirname, "..", "bin", "ring3.js");
 
 type Up = { child: ChildProcess; stdout(): string; stderr(): string; exited: Promise<number | null> };
 
-function startUp(dataDir: string): Up {
-  const child = spawn(process.execPath, [RING3, "up", "--data-dir", dataDir, "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** `ring3 up` on `dataDir`, as this process's user or, with `asUser`, through setpriv as that uid/gid. */
+function startUp(dataDir: string, asUser?: { uid: number; home: string }): Up {
+  const args = [RING3, "up", "--data-dir", dataDir, "--port", "0"];
+  const child =
+    asUser === undefined
+      ? spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(
+          "setpriv",
+          [`--reuid=${asUser.uid}`, `--regid=${asUser.uid}`, "--clear-groups", process.execPath, ...args],
+          { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HOME: asUser.home } },
+        );
   let out = "";
   let err = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
@@ -194,5 +201,92 @@ test(
     up.child.kill("SIGKILL");
     await up.exited;
     await waitUntil("the orphaned agent to stop", () => (alive(agent2) ? undefined : true), 30_000);
+  },
+);
+
+const NOBODY = 65534;
+const setprivMissing = ["/usr/bin/setpriv", "/bin/setpriv"].every((p) => !existsSync(p));
+
+test(
+  "ring3 up as an unprivileged user: the reduced sensor set with its reason; /proc polling still reports processes",
+  {
+    skip:
+      process.getuid?.() !== 0
+        ? "needs root to start ring3 up as another user"
+        : setprivMissing
+          ? "setpriv (util-linux) is missing"
+          : false,
+    timeout: 180_000,
+  },
+  async (t) => {
+    // A home and a data dir the unprivileged user owns; the repository only has to be readable.
+    const home = mkdtempSync(join(tmpdir(), "ring3-up-nobody-"));
+    chmodSync(home, 0o755);
+    chownSync(home, NOBODY, NOBODY);
+    const dataDir = join(home, "data");
+    const up = startUp(dataDir, { uid: NOBODY, home });
+    t.after(async () => {
+      if (up.child.exitCode === null && up.child.signalCode === null) {
+        up.child.kill("SIGTERM");
+        await up.exited;
+      }
+      rmSync(home, { recursive: true, force: true });
+    });
+    const first = await explain(
+      up,
+      waitUntil(
+        "ring3 up to print the login",
+        () => {
+          const url = /ring3 is up: (https:\/\/127\.0\.0\.1:\d+)\//.exec(up.stdout())?.[1];
+          const password = /login: +admin \/ (\S+)/.exec(up.stdout())?.[1];
+          return url !== undefined && password !== undefined ? { url, password } : undefined;
+        },
+        60_000,
+      ),
+    );
+    assert.match(up.stdout(), /agent: +reduced sensors: not running as root: .*CAP_NET_ADMIN/);
+    const api = await ConsoleApi.login(
+      first.url,
+      first.password,
+      readFileSync(join(dataDir, "server", "tls", "ca.pem"), "utf8"),
+    );
+    t.after(() => api.close());
+    // The kernel sensors are degraded with the reason; the /proc inventory runs.
+    const host = await explain(
+      up,
+      waitUntil(
+        "the host online with the reduced sensors",
+        async () => {
+          const h = (await api.hosts())[0];
+          return h?.state === "online" && h.sensors["proc-inventory"] !== undefined && h.sensors.audit !== undefined
+            ? h
+            : undefined;
+        },
+        60_000,
+      ),
+    );
+    for (const sensor of ["process-connector", "audit", "fanotify", "sock-diag"]) {
+      assert.equal(host.sensors[sensor]?.state, "degraded", sensor);
+      assert.match(host.sensors[sensor]?.reason ?? "", /not running as root/, sensor);
+    }
+    assert.notEqual(host.sensors["proc-inventory"]?.state, "failed");
+    // A process that lives longer than the polling interval is seen (`; :` keeps the shell from exec-ing sleep).
+    const name = `ring3-up-nobody-${process.pid}-${Date.now()}`;
+    const sleeper = spawn("/bin/sh", ["-c", "sleep 3; :", name], { stdio: "ignore" });
+    const slept = new Promise((resolve) => sleeper.once("exit", resolve));
+    await explain(
+      up,
+      waitUntil(
+        "the polled process's event",
+        async () => {
+          const got = await api.events(host.id, [{ field: "CommandLine", op: "contains", value: name }]);
+          return got.length > 0 ? true : undefined;
+        },
+        60_000,
+      ),
+    );
+    await slept;
+    up.child.kill("SIGTERM");
+    assert.equal(await up.exited, 0);
   },
 );

@@ -4,7 +4,7 @@ import type { DiagnosticSink } from "./diagnostics.ts";
 import type { EventView } from "./event-view.ts";
 import type { CompiledField, CompileOptions, FieldExplainer, FieldMatch } from "./field-matcher.ts";
 import type { ConditionProgram, ConditionScope, SearchOps } from "./condition-program.ts";
-import { compileProgram, runProgram } from "./condition-program.ts";
+import { compileProgram, programTest, runProgram } from "./condition-program.ts";
 import type { LiteralGroup, Requirement } from "./value-test.ts";
 import { fieldMatches } from "./value-test.ts";
 import { compileField, explainField } from "./field-matcher.ts";
@@ -146,11 +146,11 @@ function compiledDetection(
   explained: readonly Explained[],
   prefilter: Pick<CompiledDetection, "atoms" | "vetoes" | "triggers" | "decided" | "literalGroups">,
 ): CompiledDetection {
-  const test = (view: EventView): boolean => runProgram(root, view);
+  const test = programTest(root);
   return {
     ...prefilter,
     test,
-    afterVetoes: afterVetoes === root ? test : (view) => runProgram(afterVetoes, view),
+    afterVetoes: afterVetoes === root ? test : programTest(afterVetoes),
     explain: (view) => {
       // Explaining runs on matches only: the condition that matched (the first, when there is one), then each
       // selection it names that holds, with the fields of its first group that holds.

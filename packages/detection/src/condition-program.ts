@@ -95,7 +95,27 @@ export function runProgram(program: ConditionProgram, view: EventView): boolean 
   return run(program.code, 0, program.ops, view);
 }
 
-function run(code: Int32Array, at: number, ops: readonly FieldOp[], view: EventView): boolean {
+/**
+ * The programs behind the test functions of compiled detections (see `programTest`): a ruleset lays out the
+ * code of its rules' programs in one array, so that evaluating a rule reads its code there rather than
+ * through the function, its scope and the program. A test function not found here runs as itself.
+ */
+const programs = new WeakMap<(view: EventView) => boolean, ConditionProgram>();
+
+/** A test function that runs `program`, registered as such (see `programOf`). */
+export function programTest(program: ConditionProgram): (view: EventView) => boolean {
+  const test = (view: EventView): boolean => run(program.code, 0, program.ops, view);
+  programs.set(test, program);
+  return test;
+}
+
+/** The program a test function made by `programTest` runs; undefined for any other function. */
+export function programOf(test: (view: EventView) => boolean): ConditionProgram | undefined {
+  return programs.get(test);
+}
+
+/** Runs the program node at `at` of `code` (programs laid out one after another, see `programOf`). */
+export function run(code: Int32Array, at: number, ops: readonly FieldOp[], view: EventView): boolean {
   const end = at + (code[at + 1] as number);
   switch (code[at]) {
     case P.and:

@@ -44,6 +44,8 @@ export type CompileOptions = {
    * (`Image|endswith: '\cmd.exe'`), and a test is immutable data, so they share one.
    */
   readonly stringTests: Map<string, ValueTest>;
+  /** The literal groups registered so far in this load, by field and literals (see `literalGroup`). */
+  readonly literalGroups: Map<string, LiteralGroup>;
 };
 
 /** What a matched field contributed to a match: the explanation the analyst sees. */
@@ -156,7 +158,7 @@ export function compileField(
     tests = compileStrings(spec, options, cased, sink);
   }
   if (tests === undefined) return undefined;
-  return combine(spec, name, tests, cased, has("all"), has("neq"), either);
+  return combine(spec, name, tests, cased, has("all"), has("neq"), options.literalGroups, either);
 }
 
 function compileExists(spec: FieldSpec, name: string, sink: DiagnosticSink): CompiledField | undefined {
@@ -588,6 +590,7 @@ function combine(
   cased: boolean,
   all: boolean,
   neq: boolean,
+  known: Map<string, LiteralGroup>,
   either?: ValueTest,
 ): CompiledField {
   const field = spec.field;
@@ -596,7 +599,7 @@ function combine(
   // Lower-cased plain literals are decided by the prefilter's scan (see `LiteralGroup`).
   const literalGroups =
     !cased && !neq && flat.length > 0 && flat.every(isPlain)
-      ? (multi ? groups : [flat]).map((g) => literalGroup(field, g))
+      ? (multi ? groups : [flat]).map((g) => literalGroup(field, g, known))
       : [];
   const exact = literalGroups.length > 0 ? literalGroups.map((g) => g.id) : null;
   const sufficient =

@@ -49,6 +49,7 @@ export function loadRules(sources: readonly RuleSource[], options: LoadOptions =
   const compileOptions: CompileOptions = {
     placeholders: new Map(Object.entries(options.placeholders ?? {})),
     stringTests: new Map(),
+    literalGroups: new Map(),
   };
   const diagnostics: Diagnostic[] = [];
   const compiled: Compiled[] = [];

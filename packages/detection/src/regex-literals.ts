@@ -80,6 +80,11 @@ function groupEnd(source: string, open: number): number {
 }
 
 const ESCAPED_LITERALS = new Set([..."\\.-/\"'()[]{}*+?|^$ #:=!<>@%&,;_~`"]);
+/**
+ * RE2's escapes of control characters (`\n` is a newline): rules look for runs of them, e.g.
+ * `CommandLine|re: '\n\n\n\n\n\n'` for a command line padded with line feeds.
+ */
+const ESCAPED_CONTROLS: Readonly<Record<string, string>> = { f: "\f", n: "\n", r: "\r", t: "\t", v: "\v" };
 
 function longestRequiredRun(branch: string): string | undefined {
   let best = "";
@@ -95,6 +100,7 @@ function longestRequiredRun(branch: string): string | undefined {
       const e = branch[i + 1] ?? "";
       i += 1;
       if (ESCAPED_LITERALS.has(e)) literal = e;
+      else literal = ESCAPED_CONTROLS[e];
     } else if (c === "(") {
       const end = groupEnd(branch, i);
       if (end < 0) return undefined;
@@ -122,7 +128,8 @@ function longestRequiredRun(branch: string): string | undefined {
     if (q === "+" || q === "{") endRun();
   }
   endRun();
-  // Non-ASCII letters may fold differently under case-insensitive matching; only ASCII literals are trusted.
-  if (best.length < MIN_LENGTH || /[^\x20-\x7e]/.test(best)) return undefined;
+  // Non-ASCII letters may fold differently under case-insensitive matching; only ASCII literals are trusted
+  // (control characters have no case).
+  if (best.length < MIN_LENGTH || /[^\x20-\x7e\t\n\v\f\r]/.test(best)) return undefined;
   return best.toLowerCase();
 }

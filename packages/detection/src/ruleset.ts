@@ -2,11 +2,12 @@ import type { Event, FieldValue } from "@ring3/schema";
 import { AhoCorasickMatcher, ROW_STATES } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
+import { programOf, run } from "./condition-program.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { equalsIgnoringCase, EventView, fieldName, fieldSlot, fieldStrings } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
 import { regexUnion } from "./regex-dfa.ts";
-import type { Literal, RegexProgram, ValueTest } from "./value-test.ts";
+import type { FieldOp, Literal, RegexProgram, Requirement, ValueTest } from "./value-test.ts";
 import { literalFold, literalGroupCount, valueMatches, VT } from "./value-test.ts";
 
 /** One rule firing on one event. Carries the rule's author: the Detection Rule License requires it. */
@@ -115,13 +116,24 @@ const MEMO_MAX_VALUE = 2048;
 const SCALAR_CHARS = /^[0-9.+\-einfatyrulsn]*$/;
 /** Below this many candidates, sorting by insertion beats the library sort. */
 const INSERTION_SORT_MAX = 32;
-/** One event in this many counts how often each atom set is hit (see `Bucket.trigger`)… */
+/** One event in this many counts how often each atom set is hit (see `Bucket.ruleTrigger`)… */
 const SAMPLE_EVERY = 8;
 /** …and after this many counted events, each rule's trigger is chosen again. */
 const RETRIGGER_AFTER = 4096;
 
 type Bucket = {
   readonly rules: readonly CompiledRule[];
+  /**
+   * Per rule, the test it is evaluated with: its `afterVetoes` (the candidates are those no veto ruled out:
+   * what the vetoes decide is decided), else its `test`. Most are condition programs, whose code is laid out
+   * here one after another (`code` from `codeAt[rule]`, -1 for a test that is not a program) with their ops:
+   * a rule evaluated a few times a second has cold data, and reaching it through the rule, its detection,
+   * the test function and the program would cost a cache miss at each step.
+   */
+  readonly tests: readonly ((view: EventView) => boolean)[];
+  readonly code: Int32Array;
+  readonly codeAt: Int32Array;
+  readonly ops: readonly (readonly FieldOp[])[];
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
   /** Per field the rules name (keywords included, see `FieldIndex`), and for keywords alone. */
@@ -135,18 +147,23 @@ type Bucket = {
   readonly recentRoutes: Route[];
   /** Per field index: the epoch of the event that last looked it up. */
   readonly fieldMarks: Uint32Array;
-  /** Per atom set: its rule. */
-  readonly setRule: Int32Array;
-  /** Per rule, its atom sets: `ruleSetIds[ruleSets[rule]…ruleSets[rule + 1]]` (none: the rule is in `always`). */
+  /**
+   * Per rule, its atom sets: `ruleSetIds[ruleSets[rule]…ruleSets[rule + 1]]` (none: the rule is in `always`).
+   * Sets are numbered by content: the rules that look for the same literals in the same fields (a shared
+   * `Image|endswith: '\\cmd.exe'` selection) share one set, which a value then marks once.
+   */
   readonly ruleSets: Int32Array;
   readonly ruleSetIds: Int32Array;
   /**
-   * Per atom set: 1 for its rule's trigger. A rule is a candidate when all its sets have a hit; a hit on a set
+   * Per rule, its trigger: one of its sets. A rule is a candidate when all its sets have a hit; a hit on a set
    * is noted, and only a hit on a trigger makes the rule's other sets be checked — so the trigger had better be
    * the set events hit least, and it is: the ruleset counts the hits on a sample of the events, and chooses
    * again now and then (see `retrigger`). Which set it is changes nothing but the time taken.
    */
-  readonly trigger: Uint8Array;
+  readonly ruleTrigger: Int32Array;
+  /** Per set, the rules it is the trigger of: `triggerRules[triggerStart[set]…triggerStart[set + 1]]`. */
+  readonly triggerStart: Int32Array;
+  readonly triggerRules: Int32Array;
   /** Per atom set: its hits counted on the sample, halved at every new choice. */
   readonly setSeen: Uint32Array;
   /** Events seen (for the sample), and counted events since triggers were last chosen. */
@@ -195,6 +212,15 @@ export class Ruleset {
   /** product → category → service → bucket ("" for a missing part). */
   private readonly buckets = new Map<string, Map<string, Map<string, Bucket>>>();
   private bucketCount = 0;
+  /** The bucket of the previous event's logsource (see `bucket`). */
+  private lastBucket:
+    | {
+        readonly product: string | undefined;
+        readonly category: string | undefined;
+        readonly service: string | undefined;
+        readonly bucket: Bucket;
+      }
+    | undefined;
   private readonly parents: Readonly<Record<string, readonly string[]>>;
   private readonly serviceAliases: Readonly<Record<string, string>>;
   private readonly budget: number;
@@ -208,7 +234,7 @@ export class Ruleset {
   /** Whether a veto was found in the event being matched; how many rules had their trigger hit in it. */
   private vetoed = false;
   private triggeredCount = 0;
-  /** Whether the event being matched counts atom set hits (see `Bucket.trigger`). */
+  /** Whether the event being matched counts atom set hits (see `Bucket.ruleTrigger`). */
   private sampling = false;
   /** Scratch of `sets` and `groupHits`: the ids a scan finds. */
   private readonly found: number[] = [];
@@ -294,12 +320,14 @@ export class Ruleset {
    */
   private evaluate(bucket: Bucket, candidates: Int32Array, count: number, view: EventView): RuleMatch[] {
     const matches: RuleMatch[] = [];
+    // Most events leave no candidate: nothing to time.
+    if (count === 0) return matches;
     const start = this.clock();
     for (let i = 0; i < count; i += 1) {
       const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
-      if (this.holds(rule, view)) matches.push(this.toMatch(rule, view.event));
+      if (this.holds(bucket, index, view)) matches.push(this.toMatch(rule, view.event));
     }
     if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, count, view);
     if (this.overruns.size > 0)
@@ -314,7 +342,7 @@ export class Ruleset {
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.has(rule)) continue;
       const start = this.clock();
-      const holds = this.holds(rule, view);
+      const holds = this.holds(bucket, index, view);
       const elapsed = this.clock() - start;
       if (elapsed > this.budget) {
         // One overrun can be a GC pause; two in a row is the rule.
@@ -336,15 +364,15 @@ export class Ruleset {
     return matches;
   }
 
-  /** Whether the rule matches; false when it throws (it is then disabled). */
-  private holds(rule: CompiledRule, view: EventView): boolean {
+  /** Whether the bucket's rule `index` matches; false when it throws (it is then disabled). */
+  private holds(bucket: Bucket, index: number, view: EventView): boolean {
     try {
-      // The candidates are those no veto ruled out: what the vetoes decide is decided.
-      const detection = rule.detection;
-      return this.usePrefilter && detection.afterVetoes !== undefined
-        ? detection.afterVetoes(view)
-        : detection.test(view);
+      const at = bucket.codeAt[index] as number;
+      return at >= 0
+        ? run(bucket.code, at, bucket.ops[index] as readonly FieldOp[], view)
+        : (bucket.tests[index] as (view: EventView) => boolean)(view);
     } catch (error) {
+      const rule = bucket.rules[index] as CompiledRule;
       this.disable(rule, "R3_RULE_RUNTIME_ERROR", `rule threw while matching and was disabled: ${String(error)}`);
       return false;
     }
@@ -435,13 +463,12 @@ export class Ruleset {
         if (values === undefined) continue;
         for (let i = 0; i < values.length; i += 1) this.mark(bucket, this.hits(index, values[i] as string), view);
       }
-      const { triggered, ruleSets, ruleSetIds, trigger, setMarks } = bucket;
+      const { triggered, ruleSets, ruleSetIds, setMarks } = bucket;
       for (let t = 0; t < this.triggeredCount; t += 1) {
         const rule = triggered[t] as number;
         let all = true;
         for (let k = ruleSets[rule] as number; k < (ruleSets[rule + 1] as number); k += 1) {
-          const set = ruleSetIds[k] as number;
-          if (trigger[set] !== 1 && setMarks[set] !== epoch) {
+          if (setMarks[ruleSetIds[k] as number] !== epoch) {
             all = false;
             break;
           }
@@ -514,12 +541,13 @@ export class Ruleset {
     const epoch = this.epoch;
     const setEnd = hits[0] as number;
     const vetoEnd = hits[1] as number;
-    const { trigger, setRule, setMarks, ruleMarks, triggered } = bucket;
+    const { triggerStart, triggerRules, setMarks, ruleMarks, triggered } = bucket;
     for (let k = 2; k < setEnd; k += 1) {
       const set = hits[k] as number;
-      if (trigger[set] !== 1) setMarks[set] = epoch;
-      else {
-        const rule = setRule[set] as number;
+      setMarks[set] = epoch;
+      const last = triggerStart[set + 1] as number;
+      for (let r = triggerStart[set] as number; r < last; r += 1) {
+        const rule = triggerRules[r] as number;
         if (ruleMarks[rule] !== epoch) {
           ruleMarks[rule] = epoch;
           triggered[this.triggeredCount++] = rule;
@@ -613,6 +641,16 @@ export class Ruleset {
   }
 
   private bucket(logsource: SigmaLogsource): Bucket {
+    // Events of one source come in runs, their logsource spelled with the same strings, which compare at once.
+    const last = this.lastBucket;
+    if (
+      last !== undefined &&
+      logsource.product === last.product &&
+      logsource.category === last.category &&
+      logsource.service === last.service
+    ) {
+      return last.bucket;
+    }
     const product = logsource.product ?? "";
     const category = logsource.category ?? "";
     const service = logsource.service ?? "";
@@ -632,6 +670,7 @@ export class Ruleset {
       byService.set(service, bucket);
       this.bucketCount += 1;
     }
+    this.lastBucket = { product: logsource.product, category: logsource.category, service: logsource.service, bucket };
     return bucket;
   }
 
@@ -650,8 +689,21 @@ export class Ruleset {
       return true;
     });
     const always: number[] = [];
-    const setRule: number[] = [];
     const ruleSets = new Int32Array(rules.length + 1);
+    const ruleSetIds: number[] = [];
+    // Sets by content: each requirement as its field's slot, anchors and text (after its length, so that keys
+    // joined stay apart whatever the text holds), or the identity of its test.
+    const setIds = new Map<string, number>();
+    const testIds = new Map<ValueTest, number>();
+    const requirementKey = (slot: number, r: Requirement): string => {
+      if (r.test === null) return `${slot}${r.start ? "^" : "-"}${r.end ? "$" : "-"}${r.text.length}:${r.text}`;
+      let id = testIds.get(r.test);
+      if (id === undefined) {
+        id = testIds.size;
+        testIds.set(r.test, id);
+      }
+      return `${slot}${r.cased ? "c" : "i"}#${id}`;
+    };
     // What each literal stands for, before the ids are laid out (see `Hits`).
     const SET = 0;
     const VETO = 1;
@@ -683,15 +735,27 @@ export class Ruleset {
         for (const r of veto.requirements) if (r.test === null) entry.literals.push({ ...r, kind: VETO, of: index });
       }
       const sets = (rule.detection.atoms ?? []).filter((set) => set.length > 0);
-      ruleSets[index] = setRule.length;
-      ruleSets[index + 1] = setRule.length + sets.length;
+      ruleSets[index] = ruleSetIds.length;
+      ruleSets[index + 1] = ruleSetIds.length + sets.length;
       if (sets.length === 0) {
         always.push(index);
         return;
       }
       for (const set of sets) {
-        const id = setRule.length;
-        setRule.push(index);
+        const keys: string[] = [];
+        for (const atom of set) {
+          const slot = atom.field === undefined ? -1 : fieldSlot(atom.field);
+          for (const r of atom.requirements) keys.push(requirementKey(slot, r));
+        }
+        const key = keys.sort().join("\n");
+        const known = setIds.get(key);
+        if (known !== undefined) {
+          ruleSetIds.push(known);
+          continue;
+        }
+        const id = setIds.size;
+        setIds.set(key, id);
+        ruleSetIds.push(id);
         for (const atom of set) {
           const entry = entryFor(atom.field);
           for (const r of atom.requirements) {
@@ -701,7 +765,8 @@ export class Ruleset {
         }
       }
     });
-    const vetoBase = setRule.length;
+    const setCount = setIds.size;
+    const vetoBase = setCount;
     const groupBase = vetoBase + rules.length;
     const base = [0, vetoBase, groupBase];
     const keywords = entries.get(-1);
@@ -732,8 +797,33 @@ export class Ruleset {
       };
     };
     const fields = [...entries].map(([slot, e], position) => fieldIndex(slot, position, e));
+    // Until hits have been counted, a rule's first set (its most selective, see `CompiledDetection.atoms`).
+    const ruleTrigger = Int32Array.from(rules, (_, rule) =>
+      (ruleSets[rule] as number) < (ruleSets[rule + 1] as number)
+        ? (ruleSetIds[ruleSets[rule] as number] as number)
+        : -1,
+    );
+    const triggerStart = new Int32Array(setCount + 1);
+    const triggerRules = new Int32Array(rules.length - always.length);
+    layTriggers(ruleTrigger, triggerStart, triggerRules);
+    const tests = rules.map(({ detection }) =>
+      this.usePrefilter && detection.afterVetoes !== undefined ? detection.afterVetoes : detection.test,
+    );
+    const code: number[] = [];
+    const codeAt = new Int32Array(rules.length).fill(-1);
+    const ops = tests.map((test, index) => {
+      const program = programOf(test);
+      if (program === undefined) return [];
+      codeAt[index] = code.length;
+      for (let i = 0; i < program.code.length; i += 1) code.push(program.code[i] as number);
+      return program.ops;
+    });
     return {
       rules,
+      tests,
+      code: Int32Array.from(code),
+      codeAt,
+      ops,
       always,
       fields,
       keywords: keywords === undefined ? undefined : fieldIndex(-1, -1, { literals: [], predicates: [] }),
@@ -742,19 +832,18 @@ export class Ruleset {
       recentKeys: [],
       recentRoutes: [],
       fieldMarks: new Uint32Array(fields.length),
-      setRule: Int32Array.from(setRule),
       ruleSets,
-      // The sets of a rule are numbered in a row: `ruleSetIds` is the identity.
-      ruleSetIds: Int32Array.from(setRule, (_, set) => set),
-      // Until hits have been counted, a rule's first set (its most selective, see `CompiledDetection.atoms`).
-      trigger: Uint8Array.from(setRule, (rule, set) => (ruleSets[rule] === set ? 1 : 0)),
-      setSeen: new Uint32Array(setRule.length),
+      ruleSetIds: Int32Array.from(ruleSetIds),
+      ruleTrigger,
+      triggerStart,
+      triggerRules,
+      setSeen: new Uint32Array(setCount),
       events: 0,
       sampled: 0,
       vetoBase,
       groupBase,
       groupsKnown,
-      setMarks: new Uint32Array(setRule.length),
+      setMarks: new Uint32Array(setCount),
       ruleMarks: new Uint32Array(rules.length),
       triggered: new Int32Array(rules.length),
       vetoMarks: new Uint32Array(rules.length),
@@ -840,25 +929,37 @@ function hitsOf(ids: readonly number[], vetoBase: number, groupBase: number): Hi
 
 /** Chooses each rule's trigger again: its atom set the counted events hit least. */
 function retrigger(bucket: Bucket): void {
-  const { ruleSets, ruleSetIds, trigger, setSeen } = bucket;
+  const { ruleSets, ruleSetIds, ruleTrigger, setSeen } = bucket;
   for (let rule = 0; rule + 1 < ruleSets.length; rule += 1) {
     const from = ruleSets[rule] as number;
     const to = ruleSets[rule + 1] as number;
     if (to - from < 2) continue;
-    let best = -1;
-    for (let k = from; k < to; k += 1) {
-      const set = ruleSetIds[k] as number;
-      if (trigger[set] === 1) best = set;
-    }
+    let best = ruleTrigger[rule] as number;
     for (let k = from; k < to; k += 1) {
       const set = ruleSetIds[k] as number;
       if ((setSeen[set] as number) < (setSeen[best] as number)) best = set;
     }
-    for (let k = from; k < to; k += 1) {
-      const set = ruleSetIds[k] as number;
-      trigger[set] = set === best ? 1 : 0;
-    }
+    ruleTrigger[rule] = best;
   }
+  layTriggers(ruleTrigger, bucket.triggerStart, bucket.triggerRules);
   for (let i = 0; i < setSeen.length; i += 1) setSeen[i] = (setSeen[i] as number) >>> 1;
   bucket.sampled = 0;
+}
+
+/** Lays out, per set, the rules it is the trigger of (`Bucket.triggerStart`, `Bucket.triggerRules`). */
+function layTriggers(ruleTrigger: Int32Array, start: Int32Array, rules: Int32Array): void {
+  start.fill(0);
+  for (let rule = 0; rule < ruleTrigger.length; rule += 1) {
+    const set = ruleTrigger[rule] as number;
+    if (set >= 0) start[set + 1] = (start[set + 1] as number) + 1;
+  }
+  for (let set = 1; set < start.length; set += 1) start[set] = (start[set] as number) + (start[set - 1] as number);
+  const at = start.slice(0, -1);
+  for (let rule = 0; rule < ruleTrigger.length; rule += 1) {
+    const set = ruleTrigger[rule] as number;
+    if (set >= 0) {
+      rules[at[set] as number] = rule;
+      at[set] = (at[set] as number) + 1;
+    }
+  }
 }

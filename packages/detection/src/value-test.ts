@@ -228,7 +228,8 @@ export function foldList(tests: readonly ValueTest[]): ValueTest[] {
  * lower-cased values — most of SigmaHQ — holds exactly when one of its literals occurs in a value where its
  * anchors say, which is what the ruleset's prefilter scans every value for anyway. Such an op registers its
  * literals as a group (one per `|all` group) with process-wide ids; the prefilter marks in the event view the
- * groups it finds, and the op reads the mark instead of testing the values again. Ids are never reused.
+ * groups it finds, and the op reads the mark instead of testing the values again. Ids are never reused, and
+ * ops of one load with the same literals on the same field share one group.
  */
 export type LiteralGroup = {
   readonly id: number;
@@ -256,11 +257,26 @@ export function isPlain(t: ValueTest): boolean {
   return isExactLiteral(t) && t.lit.length >= GROUP_MIN_LENGTH;
 }
 
-/** Registers plain tests (see `isPlain`) as one literal group. */
-export function literalGroup(field: string | undefined, tests: readonly ValueTest[]): LiteralGroup {
-  const id = groups;
+/**
+ * Registers plain tests (see `isPlain`) as one literal group, or gives the group registered in `known` for the
+ * same literals on the same field: hundreds of rules write `Image|endswith: '\cmd.exe'`, and one group then
+ * stands for them all, so a value holding the literal marks one group rather than one per rule.
+ */
+export function literalGroup(
+  field: string | undefined,
+  tests: readonly ValueTest[],
+  known: Map<string, LiteralGroup>,
+): LiteralGroup {
+  const literals = tests.map((t) => (t.literals as readonly Requirement[])[0] as Requirement);
+  // The field as spelled (the prefilter indexes spellings apart), then each literal with its anchors.
+  let key = field === undefined ? "*" : `=${field.length}:${field}`;
+  for (const l of literals) key += `${l.start ? "^" : "-"}${l.end ? "$" : "-"}${l.text.length}:${l.text}`;
+  const same = known.get(key);
+  if (same !== undefined) return same;
+  const group = { id: groups, field, literals };
   groups += 1;
-  return { id, field, literals: tests.map((t) => (t.literals as readonly Requirement[])[0] as Requirement) };
+  known.set(key, group);
+  return group;
 }
 
 export function literalGroupCount(): number {

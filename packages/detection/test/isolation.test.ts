@@ -273,6 +273,15 @@ const VARIED_RULES: [string, Record<string, unknown>, Logsource?][] = [
   ["unicode", { s: { "CommandLine|contains": "ÉVIL" }, condition: "s" }],
   ["registry-parent", { s: { "TargetObject|contains": "\\CurrentVersion\\Run" }, condition: "s" }, REGISTRY_EVENT],
   ["registry-set", { s: { "Details|startswith": "DWORD" }, condition: "s" }, REGISTRY_SET],
+  // Selections other rules also write: the prefilter shares their atom sets and literal groups.
+  ["shared-a", { s: { "Image|endswith": "\\cmd.exe", "CommandLine|contains": "whoami" }, condition: "s" }],
+  ["shared-b", { s: { "Image|endswith": "\\cmd.exe", "CommandLine|contains": "delete" }, condition: "s" }],
+  [
+    "shared-not",
+    { s: { "Image|endswith": "\\cmd.exe" }, f: { "CommandLine|contains": "whoami" }, condition: "s and not f" },
+  ],
+  // A regex whose required literal is control characters (`\n` is a line feed).
+  ["re-controls", { s: { "CommandLine|re": "\\n\\n\\t[a-z]+" }, condition: "s" }],
 ];
 
 const VOCABULARY: Readonly<Record<string, readonly FieldValue[]>> = {
@@ -313,6 +322,8 @@ const VOCABULARY: Readonly<Record<string, readonly FieldValue[]>> = {
     "évil payload",
     "",
     "notepad.exe",
+    "cmd.exe /c echo\n\n\tpadded",
+    "cmd.exe /c echo\n\n padded",
   ],
   User: ["SYSTEM", "system", "bob", "BOB", "alice", "NT AUTHORITY\\SYSTEM"],
   TargetUser: ["bob", "ALICE", "carol"],

@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { integerField, valueTexts } from "./field-text.ts";
+import { integerField, scalarText, valueTexts } from "./field-text.ts";
 
 /**
  * Sigma fields searched often enough to index: the process (Image, CommandLine, ParentImage, User,
@@ -83,24 +83,41 @@ const INDEXED_FIELDS = [...PROMOTED_FIELDS, "ProcessId", "ParentProcessId"];
 const PROCESS_ID = INDEXED_FIELDS.length - 2;
 const PARENT_PROCESS_ID = INDEXED_FIELDS.length - 1;
 
-/** What the index needs of one stored event: its INDEXED_FIELDS values in order (null when absent). */
-export type IndexInput = {
-  readonly seq: number;
-  readonly hostNo: number;
-  readonly category: string;
-  readonly timeMs: number;
-  readonly values: readonly unknown[];
-};
+/**
+ * What the index needs of stored events, packed flat, INPUT_STRIDE slots an event: seq, host number, logsource
+ * category, time (ms), then its INDEXED_FIELDS values in order (null when absent). Ingest hands these to the
+ * worker thread, and a flat array of primitives crosses postMessage several times cheaper than an object (and
+ * an array) per event: structured clone writes and reads every object's property names.
+ */
+export type IndexInputs = unknown[];
+const INPUT_STRIDE = 4 + INDEXED_FIELDS.length;
 
-/** The index input of an event as ingest has it, so the index need not read the event back. */
-export function indexInput(
+/** Appends the index input of an event as ingest has it, so the index need not read the event back. */
+export function pushIndexInput(
+  inputs: IndexInputs,
   seq: number,
   hostNo: number,
   category: string,
   timeMs: number,
   fields: Readonly<Record<string, unknown>>,
-): IndexInput {
-  return { seq, hostNo, category, timeMs, values: INDEXED_FIELDS.map((field) => fields[field] ?? null) };
+): void {
+  inputs.push(seq, hostNo, category, timeMs);
+  for (const field of INDEXED_FIELDS) inputs.push(fields[field] ?? null);
+}
+
+/** How many events packed inputs hold. */
+export function inputCount(inputs: readonly unknown[]): number {
+  return inputs.length / INPUT_STRIDE;
+}
+
+/** The seq of the last event of packed inputs (undefined when empty). */
+export function lastInputSeq(inputs: readonly unknown[]): number | undefined {
+  return inputs.length === 0 ? undefined : (inputs[inputs.length - INPUT_STRIDE] as number);
+}
+
+/** One value map per promoted field, in INDEXED_FIELDS order. */
+function fieldMaps(): Map<string, ValueEntry>[] {
+  return Array.from({ length: PROCESS_ID }, () => new Map<string, ValueEntry>());
 }
 
 /** Entries per generation of the value cache: the newest 2 × this many distinct values are deduplicated. */
@@ -125,13 +142,14 @@ export class EventIndexWriter {
   private readonly setState: StatementSync;
   private readonly insertTerms = new Map<number, StatementSync>();
   /**
-   * Folded value → entry, in two generations: when the young one fills up it becomes the old one. Values
-   * are deduplicated through this cache only (a B-tree keyed by value hash would take a random page write
-   * per new value); a value gone from both generations that comes back gets a second id, which searches
-   * find alongside the first.
+   * Folded value → entry, one map per promoted field (keyed by the value alone: no key string to build per
+   * lookup), in two generations: when the young one fills up it becomes the old one. Values are deduplicated
+   * through this cache only (a B-tree keyed by value hash would take a random page write per new value); a
+   * value gone from both generations that comes back gets a second id, which searches find alongside the first.
    */
-  private young = new Map<string, ValueEntry>();
-  private old = new Map<string, ValueEntry>();
+  private young = fieldMaps();
+  private old = fieldMaps();
+  private youngSize = 0;
   private readonly categories = new Map<number, string>();
   indexedSeq: number;
 
@@ -170,7 +188,10 @@ export class EventIndexWriter {
     for (const row of rows.reverse()) {
       const count = row.count as number;
       const day = row.last_day as number;
-      this.young.set(`${row.field as string}\u0000${row.value as string}`, {
+      const values = this.young[INDEXED_FIELDS.indexOf(row.field as string)];
+      if (values === undefined) continue;
+      if (!values.has(row.value as string)) this.youngSize += 1;
+      values.set(row.value as string, {
         id: row.id as number,
         day,
         savedDay: day,
@@ -188,56 +209,59 @@ export class EventIndexWriter {
   indexNext(maxEvents: number): number {
     const rows = this.readEvents.all(this.indexedSeq, maxEvents) as EventRow[];
     if (rows.length === 0) return 0;
-    this.index(
-      rows.map((row) => ({
-        seq: row.seq,
-        hostNo: row.host_no,
-        category: this.category(row.logsource_id),
-        timeMs: row.time_ms,
-        values: JSON.parse(row.indexed) as unknown[],
-      })),
-    );
+    const inputs: IndexInputs = [];
+    for (const row of rows) {
+      inputs.push(row.seq, row.host_no, this.category(row.logsource_id), row.time_ms);
+      for (const value of JSON.parse(row.indexed) as unknown[]) inputs.push(value);
+    }
+    this.index(inputs);
     return rows.length;
   }
 
   /** Indexes events handed over by ingest (in seq order, right after the watermark) in one transaction. */
-  index(inputs: readonly IndexInput[]): void {
-    if (inputs.length === 0) return;
+  index(inputs: readonly unknown[]): void {
+    const last = lastInputSeq(inputs);
+    if (last === undefined) return;
     const changed = new Set<ValueEntry>();
     this.inTransaction(() => {
-      for (const input of inputs) this.indexEvent(input, changed);
+      for (let at = 0; at < inputs.length; at += INPUT_STRIDE) this.indexEvent(inputs, at, changed);
       for (const entry of changed) this.save(entry);
-      const last = (inputs[inputs.length - 1] as IndexInput).seq;
       this.setState.run("indexed_seq", String(last));
       this.indexedSeq = last;
     });
   }
 
-  private indexEvent(input: IndexInput, changed: Set<ValueEntry>): void {
-    const values = input.values;
-    const day = dayOf(input.timeMs);
+  /** Indexes the event packed at `at` (IndexInputs). */
+  private indexEvent(inputs: readonly unknown[], at: number, changed: Set<ValueEntry>): void {
+    const seq = inputs[at] as number;
+    const hostNo = inputs[at + 1] as number;
+    const category = inputs[at + 2] as string;
+    const day = dayOf(inputs[at + 3] as number);
+    const first = at + 4;
     const terms: string[] = [];
     for (let i = 0; i < PROCESS_ID; i += 1) {
-      const value = values[i];
+      const value = inputs[first + i];
       if (value === null || value === undefined) continue;
-      const field = INDEXED_FIELDS[i] as string;
-      for (const text of new Set(valueTexts(value))) {
-        const entry = this.value(field, text, day);
+      // A scalar (nearly every value) has one text; a list's texts are deduplicated so no event counts twice.
+      const scalar = Array.isArray(value) ? undefined : scalarText(value);
+      const texts = scalar !== undefined ? [scalar] : new Set(valueTexts(value));
+      for (const text of texts) {
+        const entry = this.value(i, text, day);
         entry.count += 1;
         if (entry.day < day) entry.day = day;
         changed.add(entry);
         if (!entry.frequent) terms.push(term.value(entry.id));
       }
     }
-    const pid = nonNegative(integerField(values[PROCESS_ID]));
-    if (input.category === "process_creation" && pid !== undefined) {
-      terms.push(term.created(input.hostNo, pid));
-      const ppid = nonNegative(integerField(values[PARENT_PROCESS_ID]));
-      if (ppid !== undefined) terms.push(term.childOf(input.hostNo, ppid));
-    } else if (input.category === "process_termination" && pid !== undefined) {
-      terms.push(term.ended(input.hostNo, pid));
+    const pid = nonNegative(integerField(inputs[first + PROCESS_ID]));
+    if (category === "process_creation" && pid !== undefined) {
+      terms.push(term.created(hostNo, pid));
+      const ppid = nonNegative(integerField(inputs[first + PARENT_PROCESS_ID]));
+      if (ppid !== undefined) terms.push(term.childOf(hostNo, ppid));
+    } else if (category === "process_termination" && pid !== undefined) {
+      terms.push(term.ended(hostNo, pid));
     }
-    if (terms.length > 0) this.termsOf(day).run(input.seq, terms.join(" "));
+    if (terms.length > 0) this.termsOf(day).run(seq, terms.join(" "));
   }
 
   /** The insert statement of a day's terms table, creating the table on the day's first event. */
@@ -264,22 +288,24 @@ export class EventIndexWriter {
     return category;
   }
 
-  private value(field: string, text: string, day: number): ValueEntry {
-    const key = `${field}\u0000${text}`;
-    let entry = this.young.get(key);
+  /** The entry of a folded text of promoted field `fieldNo` (INDEXED_FIELDS), new ones written. */
+  private value(fieldNo: number, text: string, day: number): ValueEntry {
+    let entry = this.young[fieldNo]?.get(text);
     if (entry !== undefined) return entry;
-    entry = this.old.get(key);
+    entry = this.old[fieldNo]?.get(text);
     if (entry === undefined) {
-      const id = Number(this.insertValue.run(field, text, day).lastInsertRowid);
+      const id = Number(this.insertValue.run(INDEXED_FIELDS[fieldNo] as string, text, day).lastInsertRowid);
       this.insertValueText.run(id, VALUE_START + text + VALUE_END);
       // The row says count 1 already; the caller raises the count, so saving waits for 2.
       entry = { id, day, savedDay: day, count: 0, saved: 1, frequent: false };
     }
-    if (this.young.size >= CACHE_GENERATION) {
+    if (this.youngSize >= CACHE_GENERATION) {
       this.old = this.young;
-      this.young = new Map();
+      this.young = fieldMaps();
+      this.youngSize = 0;
     }
-    this.young.set(key, entry);
+    this.young[fieldNo]?.set(text, entry);
+    this.youngSize += 1;
     return entry;
   }
 
@@ -303,8 +329,9 @@ export class EventIndexWriter {
     } catch (error) {
       this.db.exec("ROLLBACK");
       // Ids, counts, days and tables recorded inside the rolled-back transaction no longer hold.
-      this.young = new Map();
-      this.old = new Map();
+      this.young = fieldMaps();
+      this.old = fieldMaps();
+      this.youngSize = 0;
       this.insertTerms.clear();
       this.indexedSeq = this.savedSeq();
       this.warmCache();
@@ -344,8 +371,9 @@ export class EventIndexWriter {
         }
       });
     }
-    this.young = new Map();
-    this.old = new Map();
+    this.young = fieldMaps();
+    this.old = fieldMaps();
+    this.youngSize = 0;
     this.warmCache();
     return days.length;
   }

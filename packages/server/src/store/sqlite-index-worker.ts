@@ -13,11 +13,12 @@
 import { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
 import { EventIndexWriter } from "./sqlite-event-index.ts";
-import type { IndexInput } from "./sqlite-event-index.ts";
+import { inputCount, lastInputSeq } from "./sqlite-event-index.ts";
+import type { IndexInputs } from "./sqlite-event-index.ts";
 
 export type IndexWorkerData = { readonly eventsPath: string; readonly indexPath: string; readonly chunk: number };
 export type IndexWorkerRequest =
-  | { readonly type: "events"; readonly after: number; readonly inputs: readonly IndexInput[] }
+  | { readonly type: "events"; readonly after: number; readonly inputs: IndexInputs }
   | { readonly type: "purge"; readonly id: number; readonly beforeMs: number }
   | { readonly type: "close" };
 export type IndexWorkerReply =
@@ -34,7 +35,7 @@ let db: DatabaseSync | undefined;
 let writer: EventIndexWriter | undefined;
 let running = false;
 /** Batches handed over and not yet indexed, in commit order. */
-const batches: { after: number; inputs: readonly IndexInput[] }[] = [];
+const batches: { after: number; inputs: IndexInputs }[] = [];
 const purges: { id: number; beforeMs: number }[] = [];
 let closing = false;
 let checkpoints: NodeJS.Timeout | undefined;
@@ -105,19 +106,17 @@ function run(): void {
  */
 function indexBatches(indexer: EventIndexWriter): boolean {
   while (batches.length > 0) {
-    const first = batches[0] as { after: number; inputs: readonly IndexInput[] };
-    const last = first.inputs[first.inputs.length - 1];
-    if (last !== undefined && last.seq > indexer.indexedSeq) break;
+    const last = lastInputSeq((batches[0] as { inputs: IndexInputs }).inputs);
+    if (last !== undefined && last > indexer.indexedSeq) break;
     batches.shift();
   }
   if (batches[0]?.after !== indexer.indexedSeq) return false;
-  const inputs: IndexInput[] = [];
-  while (batches.length > 0 && inputs.length < data.chunk) {
+  const inputs: IndexInputs = [];
+  while (batches.length > 0 && inputCount(inputs) < data.chunk) {
     const next = batches[0];
     if (next === undefined) break;
-    const expected = inputs.length === 0 ? indexer.indexedSeq : (inputs[inputs.length - 1] as IndexInput).seq;
-    if (next.after !== expected) break;
-    inputs.push(...next.inputs);
+    if (next.after !== (lastInputSeq(inputs) ?? indexer.indexedSeq)) break;
+    for (const slot of next.inputs) inputs.push(slot);
     batches.shift();
   }
   indexer.index(inputs);

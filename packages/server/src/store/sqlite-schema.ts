@@ -209,6 +209,8 @@ const MAIN_MIGRATIONS: readonly string[] = [
  *   last day seen. A value on more than FREQUENT_SHARE of the events is `frequent`: no more terms are written
  *   for it, because a search for it finds a page fastest by walking the newest events anyway. Images, users
  *   and parent images are mostly frequent: without the cut, most of an event's terms would be theirs.
+ *   Plain rowid ids, not AUTOINCREMENT (which updates sqlite_sequence on every new value): an id can come
+ *   back only after retention deleted its value, and then every term naming it went with its days' tables.
  * - field_values_text: a trigram index of the values bracketed by U+0001 … U+0002, so that eq, startswith and
  *   endswith anchor and contains needs 3 characters; contentless (the text is in field_values), with deletes
  *   for the values retention orphans. Only distinct values pass through the trigram tokenizer (~0.2 µs a
@@ -219,12 +221,12 @@ const MAIN_MIGRATIONS: readonly string[] = [
  *   where a B-tree of (value, event) postings takes a random page write per posting once it outgrows the
  *   cache. Retention drops whole days. index_days lists the tables.
  */
-export const INDEX_SCHEMA_VERSION = 1;
+export const INDEX_SCHEMA_VERSION = 2;
 export function indexSchema(schema: string): string {
   return `
   CREATE TABLE IF NOT EXISTS ${schema}.index_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS ${schema}.field_values (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     field TEXT NOT NULL,
     value TEXT NOT NULL,
     last_day INTEGER NOT NULL,

@@ -274,6 +274,14 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
     ...(parsed.stdout ? { onHealth: (health) => out.write(JSON.stringify({ health })) } : {}),
   });
 
+  // Under `ring3 up` stdout and stderr are pipes to the parent: once it is gone (even by SIGKILL) every write
+  // fails with EPIPE, and an unhandled stream error would end the agent before it restores the host's audit
+  // rules and settings. A broken output is therefore ignored; the agent stops as on SIGTERM.
+  const ignoreBrokenPipe = (error: NodeJS.ErrnoException): void => {
+    if (error.code !== "EPIPE") throw error;
+  };
+  io.stdout.on("error", ignoreBrokenPipe);
+  io.stderr.on("error", ignoreBrokenPipe);
   let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
   const stopped = new Promise<NodeJS.Signals>((resolveStop) => (onSignal = resolveStop));
   process.once("SIGTERM", onSignal);
@@ -305,6 +313,8 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
     process.off("disconnect", onParentGone);
   }
   out.flush();
+  io.stdout.off("error", ignoreBrokenPipe);
+  io.stderr.off("error", ignoreBrokenPipe);
   const stats = agent.stats();
   io.stderr.write(`ring3 agent: stopped after ${stats.events} events\n`);
   return 0;

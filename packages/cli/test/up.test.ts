@@ -5,6 +5,8 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadSocketsAddon } from "../../agent/src/native.ts";
+import { readAuditSnapshot } from "../../agent/src/sensors/audit/source.ts";
 import { ConsoleApi, waitUntil } from "../../agent/test/link-harness.ts";
 import { runCli } from "./cli-harness.ts";
 
@@ -19,6 +21,14 @@ const RING3 = join(import.meta.dirname, "..", "bin", "ring3.js");
 type Up = { child: ChildProcess; stdout(): string; stderr(): string; exited: Promise<number | null> };
 
 /** `ring3 up` on `dataDir`, as this process's user or, with `asUser`, through setpriv as that uid/gid. */
+/** The host's audit rules and settings, as root can read them (undefined otherwise). */
+async function auditState(): Promise<unknown> {
+  const load = loadSocketsAddon();
+  if (process.getuid?.() !== 0 || !load.ok) return undefined;
+  const { status, rules } = await readAuditSnapshot(load.addon);
+  return { enabled: status.enabled, pid: status.pid, backlogLimit: status.backlogLimit, rules: [...rules].sort() };
+}
+
 function startUp(dataDir: string, asUser?: { uid: number; home: string }): Up {
   const args = [RING3, "up", "--data-dir", dataDir, "--port", "0"];
   const child =
@@ -93,6 +103,7 @@ test(
   "ring3 up: server, console login and a local agent; stops cleanly; the next start reuses everything",
   { timeout: 240_000 },
   async (t) => {
+    const auditBefore = await auditState();
     const dataDir = mkdtempSync(join(tmpdir(), "ring3-up-"));
     const running: Up[] = [];
     t.after(async () => {
@@ -201,6 +212,8 @@ test(
     up.child.kill("SIGKILL");
     await up.exited;
     await waitUntil("the orphaned agent to stop", () => (alive(agent2) ? undefined : true), 30_000);
+    // It stopped cleanly although its output pipes broke with its parent: the host's audit state is restored.
+    assert.deepEqual(await auditState(), auditBefore);
   },
 );
 

@@ -87,6 +87,22 @@ async function explain<T>(up: Up, promise: Promise<T>): Promise<T> {
   }
 }
 
+/** The console URL and the admin's one-time password, as the first start of `ring3 up` prints them. */
+function printedLogin(up: Up): Promise<{ url: string; password: string }> {
+  return explain(
+    up,
+    waitUntil(
+      "ring3 up to print the login",
+      () => {
+        const url = /ring3 is up: (https:\/\/127\.0\.0\.1:\d+)\//.exec(up.stdout())?.[1];
+        const password = /login: +admin \/ (\S+)/.exec(up.stdout())?.[1];
+        return url !== undefined && password !== undefined ? { url, password } : undefined;
+      },
+      60_000,
+    ),
+  );
+}
+
 async function marker(name: string): Promise<void> {
   const child = spawn("/bin/sh", ["-c", "sleep 0.3", name], { stdio: "ignore" });
   await new Promise((resolve) => child.once("exit", resolve));
@@ -120,15 +136,7 @@ test(
     // First start: the URL and the admin's password, printed once.
     let up = startUp(dataDir);
     running.push(up);
-    const first = await waitUntil(
-      "ring3 up to print the login",
-      () => {
-        const url = /ring3 is up: (https:\/\/127\.0\.0\.1:\d+)\//.exec(up.stdout())?.[1];
-        const password = /login: +admin \/ (\S+)/.exec(up.stdout())?.[1];
-        return url !== undefined && password !== undefined ? { url, password } : undefined;
-      },
-      60_000,
-    );
+    const first = await printedLogin(up);
     assert.match(up.stdout(), /agent: +(all sensors \(running as root\)|reduced sensors: not running as root)/);
     assert.match(up.stdout(), new RegExp(`data: +${dataDir}`));
     const ca = readFileSync(join(dataDir, "server", "tls", "ca.pem"), "utf8");
@@ -245,18 +253,7 @@ test(
       }
       rmSync(home, { recursive: true, force: true });
     });
-    const first = await explain(
-      up,
-      waitUntil(
-        "ring3 up to print the login",
-        () => {
-          const url = /ring3 is up: (https:\/\/127\.0\.0\.1:\d+)\//.exec(up.stdout())?.[1];
-          const password = /login: +admin \/ (\S+)/.exec(up.stdout())?.[1];
-          return url !== undefined && password !== undefined ? { url, password } : undefined;
-        },
-        60_000,
-      ),
-    );
+    const first = await printedLogin(up);
     assert.match(up.stdout(), /agent: +reduced sensors: not running as root: .*CAP_NET_ADMIN/);
     const api = await ConsoleApi.login(
       first.url,

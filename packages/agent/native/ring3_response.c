@@ -22,24 +22,7 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-napi_value ring3_throw_errno(napi_env env, const char* what, int err) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  char code[32];
-  snprintf(code, sizeof code, "%d", err);
-  napi_throw_error(env, code, message);
-  return NULL;
-}
 
-int ring3_require_args(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
-  size_t argc = count;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < count) {
-    napi_throw_type_error(env, NULL, usage);
-    return 0;
-  }
-  return 1;
-}
 
 int ring3_get_path(napi_env env, napi_value value, char* out, size_t size, const char* what) {
   size_t length = 0;
@@ -53,23 +36,6 @@ int ring3_get_path(napi_env env, napi_value value, char* out, size_t size, const
   return 1;
 }
 
-int ring3_get_uint32_option(napi_env env, napi_value object, const char* name, uint32_t fallback, uint32_t* out) {
-  bool has = false;
-  napi_has_named_property(env, object, name, &has);
-  if (!has) {
-    *out = fallback;
-    return 1;
-  }
-  napi_value value;
-  napi_get_named_property(env, object, name, &value);
-  napi_valuetype type;
-  napi_typeof(env, value, &type);
-  if (type == napi_undefined) {
-    *out = fallback;
-    return 1;
-  }
-  return napi_get_value_uint32(env, value, out) == napi_ok;
-}
 
 static int get_int(napi_env env, napi_value value, int32_t* out) {
   return napi_get_value_int32(env, value, out) == napi_ok;

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ring3_napi.h"
+
 // Large enough for any single netlink datagram the kernel sends us (audit records are capped at
 // MAX_AUDIT_MESSAGE_LENGTH 8970; connector messages are < 100 bytes); MSG_TRUNC tells if one was larger.
 #define RECV_BUFFER_SIZE (64 * 1024)
@@ -108,14 +110,6 @@ typedef struct {
   uint64_t directory_hits;
 } socket_state_t;
 
-static napi_value throw_errno(napi_env env, const char* what, int err) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  char code[32];
-  snprintf(code, sizeof code, "%d", err);
-  napi_throw_error(env, code, message);
-  return NULL;
-}
 
 static void state_unref(socket_state_t* s) {
   if (--s->refs > 0) return;
@@ -525,23 +519,6 @@ static void wrapper_finalize(napi_env env, void* data, void* hint) {
   state_unref(s);
 }
 
-static int get_uint32_property(napi_env env, napi_value object, const char* name, uint32_t fallback, uint32_t* out) {
-  bool has = false;
-  napi_has_named_property(env, object, name, &has);
-  if (!has) {
-    *out = fallback;
-    return 1;
-  }
-  napi_value value;
-  napi_get_named_property(env, object, name, &value);
-  napi_valuetype type;
-  napi_typeof(env, value, &type);
-  if (type == napi_undefined) {
-    *out = fallback;
-    return 1;
-  }
-  return napi_get_value_uint32(env, value, out) == napi_ok;
-}
 
 static socket_state_t* unwrap(napi_env env, napi_value object) {
   socket_state_t* s = NULL;
@@ -577,16 +554,6 @@ static socket_state_t* wrap_state(napi_env env, fd_kind_t kind, int fd, int wake
   return s;
 }
 
-// Reads exactly `count` arguments into `argv`; throws a usage TypeError and returns 0 when fewer were passed.
-static int require_args(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
-  size_t argc = count;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < count) {
-    napi_throw_type_error(env, NULL, usage);
-    return 0;
-  }
-  return 1;
-}
 
 // open({protocol, groups, rcvbuf, ringCapacity, batchMs}) → socket object
 // groups: the nl_groups bitmask for bind() (CN_IDX_PROC = 1, AUDIT_NLGRP_READLOG = 1).
@@ -594,19 +561,19 @@ static int require_args(napi_env env, napi_callback_info info, size_t count, nap
 // batchMs: the reader's pause after each drain (see socket_state_t.batch_ms); 0 hands over at once.
 static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!require_args(env, info, 1, argv, "open(options) needs an options object")) return NULL;
+  if (!ring3_require_args(env, info, 1, argv, "open(options) needs an options object")) return NULL;
   uint32_t protocol, groups, rcvbuf, capacity, batch_ms;
-  if (!get_uint32_property(env, argv[0], "protocol", UINT32_MAX, &protocol) || protocol == UINT32_MAX ||
-      !get_uint32_property(env, argv[0], "groups", 0, &groups) ||
-      !get_uint32_property(env, argv[0], "rcvbuf", 0, &rcvbuf) ||
-      !get_uint32_property(env, argv[0], "ringCapacity", 16384, &capacity) || capacity == 0 ||
-      !get_uint32_property(env, argv[0], "batchMs", 0, &batch_ms) || batch_ms > 1000) {
+  if (!ring3_get_uint32_option(env, argv[0], "protocol", UINT32_MAX, &protocol) || protocol == UINT32_MAX ||
+      !ring3_get_uint32_option(env, argv[0], "groups", 0, &groups) ||
+      !ring3_get_uint32_option(env, argv[0], "rcvbuf", 0, &rcvbuf) ||
+      !ring3_get_uint32_option(env, argv[0], "ringCapacity", 16384, &capacity) || capacity == 0 ||
+      !ring3_get_uint32_option(env, argv[0], "batchMs", 0, &batch_ms) || batch_ms > 1000) {
     napi_throw_type_error(env, NULL,
                           "open: protocol, groups, rcvbuf, ringCapacity must be unsigned integers, batchMs at most 1000");
     return NULL;
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, (int)protocol);
-  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", errno);
+  if (fd < 0) return ring3_throw_errno(env, "socket(AF_NETLINK)", errno);
   if (rcvbuf > 0) {
     int size = (int)rcvbuf;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
@@ -617,7 +584,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr*)&address, sizeof address) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, "bind(netlink)", err);
+    return ring3_throw_errno(env, "bind(netlink)", err);
   }
   socklen_t length = sizeof address;
   getsockname(fd, (struct sockaddr*)&address, &length);
@@ -625,7 +592,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (wake_fd < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, "eventfd", err);
+    return ring3_throw_errno(env, "eventfd", err);
   }
   napi_value object;
   socket_state_t* s = wrap_state(env, KIND_NETLINK, fd, wake_fd, capacity, &object);
@@ -647,7 +614,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 // send(socket, buffer) → bytes sent; to the kernel (nl_pid 0).
 static napi_value js_send(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!require_args(env, info, 2, argv, "send(socket, buffer)")) return NULL;
+  if (!ring3_require_args(env, info, 2, argv, "send(socket, buffer)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed) {
@@ -668,7 +635,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   ssize_t n;
   do n = sendto(s->fd, data, length, 0, (struct sockaddr*)&kernel, sizeof kernel);
   while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, "sendto(netlink)", errno);
+  if (n < 0) return ring3_throw_errno(env, "sendto(netlink)", errno);
   napi_value result;
   napi_create_uint32(env, (uint32_t)n, &result);
   return result;
@@ -677,7 +644,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 // start(socket, callback(bytes: Buffer, ends: Uint32Array)) → starts the reader thread.
 static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!require_args(env, info, 2, argv, "start(socket, callback)")) return NULL;
+  if (!ring3_require_args(env, info, 2, argv, "start(socket, callback)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed || s->thread_started || s->tsfn != NULL) {
@@ -696,7 +663,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (err != 0) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
     s->tsfn = NULL;
-    return throw_errno(env, "pthread_create", err);
+    return ring3_throw_errno(env, "pthread_create", err);
   }
   s->thread_started = 1;
   return NULL;
@@ -712,7 +679,7 @@ static void set_counter(napi_env env, napi_value object, const char* name, uint6
 //                   directoryCacheHits, error}
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!require_args(env, info, 1, argv, "stats(socket)")) return NULL;
+  if (!ring3_require_args(env, info, 1, argv, "stats(socket)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   napi_value object;
@@ -739,7 +706,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 // close(socket): joins the reader thread, closes the socket; queued datagrams are discarded.
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!require_args(env, info, 1, argv, "close(socket)")) return NULL;
+  if (!ring3_require_args(env, info, 1, argv, "close(socket)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL || s->closed) return NULL;
   s->closed = 1;
@@ -762,20 +729,20 @@ static napi_value js_open_fanotify(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t capacity = 16384, batch_ms = 0;
-  if (argc >= 1 && (!get_uint32_property(env, argv[0], "ringCapacity", 16384, &capacity) || capacity == 0 ||
-                    !get_uint32_property(env, argv[0], "batchMs", 0, &batch_ms) || batch_ms > 1000)) {
+  if (argc >= 1 && (!ring3_get_uint32_option(env, argv[0], "ringCapacity", 16384, &capacity) || capacity == 0 ||
+                    !ring3_get_uint32_option(env, argv[0], "batchMs", 0, &batch_ms) || batch_ms > 1000)) {
     napi_throw_type_error(env, NULL,
                           "openFanotify: ringCapacity must be a positive integer, batchMs an integer up to 1000");
     return NULL;
   }
   int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
                          O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "fanotify_init", errno);
+  if (fd < 0) return ring3_throw_errno(env, "fanotify_init", errno);
   int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, "eventfd", err);
+    return ring3_throw_errno(env, "eventfd", err);
   }
   napi_value object;
   socket_state_t* s = wrap_state(env, KIND_FANOTIFY, fd, wake_fd, capacity, &object);
@@ -790,7 +757,7 @@ static napi_value js_open_fanotify(napi_env env, napi_callback_info info) {
 // and keeps an fd on path for open_by_handle_at(). Throws with the errno as code when the kernel refuses.
 static napi_value js_mark_filesystem(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!require_args(env, info, 3, argv, "markFilesystem(fanotify, path, mask)")) return NULL;
+  if (!ring3_require_args(env, info, 3, argv, "markFilesystem(fanotify, path, mask)")) return NULL;
   socket_state_t* s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->closed || s->kind != KIND_FANOTIFY) {
@@ -808,19 +775,19 @@ static napi_value js_mark_filesystem(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&s->mutex);
   size_t used = s->filesystem_count;
   pthread_mutex_unlock(&s->mutex);
-  if (used == MAX_FILESYSTEMS) return throw_errno(env, "markFilesystem", ENOSPC);
+  if (used == MAX_FILESYSTEMS) return ring3_throw_errno(env, "markFilesystem", ENOSPC);
   int mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (mount_fd < 0) return throw_errno(env, "open(mount point)", errno);
+  if (mount_fd < 0) return ring3_throw_errno(env, "open(mount point)", errno);
   struct statfs info_fs;
   if (fstatfs(mount_fd, &info_fs) < 0) {
     int err = errno;
     close(mount_fd);
-    return throw_errno(env, "fstatfs", err);
+    return ring3_throw_errno(env, "fstatfs", err);
   }
   if (fanotify_mark(s->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, mount_fd, NULL) < 0) {
     int err = errno;
     close(mount_fd);
-    return throw_errno(env, "fanotify_mark(FAN_MARK_FILESYSTEM)", err);
+    return ring3_throw_errno(env, "fanotify_mark(FAN_MARK_FILESYSTEM)", err);
   }
   pthread_mutex_lock(&s->mutex);
   memcpy(&s->filesystems[s->filesystem_count].fsid, &info_fs.f_fsid, sizeof(__kernel_fsid_t));
@@ -864,7 +831,7 @@ static void set_hex_property(napi_env env, napi_value object, const char* name, 
 // is closed, ENOTSOCK it is no socket, EPERM no ptrace access.
 static napi_value js_socket_info(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!require_args(env, info, 2, argv, "socketInfo(pid, fd)")) return NULL;
+  if (!ring3_require_args(env, info, 2, argv, "socketInfo(pid, fd)")) return NULL;
   uint32_t pid, target;
   if (napi_get_value_uint32(env, argv[0], &pid) != napi_ok || napi_get_value_uint32(env, argv[1], &target) != napi_ok ||
       pid == 0 || target > INT32_MAX) {

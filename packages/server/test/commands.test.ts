@@ -24,6 +24,11 @@ const queue = (hostId: string, payload: Record<string, unknown>) =>
   });
 const poll = (credential: string, waitSeconds: number) =>
   server.call({ method: "GET", url: `${ROUTES.pollCommands.path}?waitSeconds=${waitSeconds}`, as: credential });
+/** The command as the console reads it. */
+const getCommand = async (id: string) =>
+  (
+    await server.call({ method: "GET", url: ROUTES.getCommand.path.replace(":id", id), as: server.sessions.viewer })
+  ).json<Command>();
 const result = (credential: string, id: string, ok = true) =>
   server.call({
     method: "POST",
@@ -62,24 +67,12 @@ test("a long-poll waiting for commands answers as soon as one is queued, then th
     delivered.json<{ commands: { id: string; request: unknown }[] }>().commands.map((c) => [c.id, c.request]),
     [[command.id, { action: "kill", pid: 4242, tree: true }]],
   );
-  const afterDelivery = (
-    await server.call({
-      method: "GET",
-      url: ROUTES.getCommand.path.replace(":id", command.id),
-      as: server.sessions.viewer,
-    })
-  ).json<Command>();
+  const afterDelivery = await getCommand(command.id);
   assert.equal(afterDelivery.status, "delivered");
 
   const done = await result(agent.credential, command.id);
   assert.equal(done.statusCode, 200, done.body);
-  const final = (
-    await server.call({
-      method: "GET",
-      url: ROUTES.getCommand.path.replace(":id", command.id),
-      as: server.sessions.viewer,
-    })
-  ).json<Command>();
+  const final = await getCommand(command.id);
   assert.equal(final.status, "succeeded");
   assert.equal(final.result?.message, "killed 1 process");
 
@@ -122,13 +115,7 @@ test("a queued command waits for the next poll; waitSeconds=0 answers at once; a
     [command.id],
   );
   assert.equal((await result(agent.credential, command.id, false)).statusCode, 200);
-  const final = (
-    await server.call({
-      method: "GET",
-      url: ROUTES.getCommand.path.replace(":id", command.id),
-      as: server.sessions.viewer,
-    })
-  ).json<Command>();
+  const final = await getCommand(command.id);
   assert.equal(final.status, "failed");
   assert.equal(final.result?.code, "R3_ERR_RESPONSE_NO_PROCESS");
 });
@@ -149,13 +136,7 @@ test("a command without a result by its deadline times out, in the audit log as 
   ).json<Command>();
   server.clock.advance(11);
   await server.app.ring3.maintenance.tick();
-  const final = (
-    await server.call({
-      method: "GET",
-      url: ROUTES.getCommand.path.replace(":id", command.id),
-      as: server.sessions.viewer,
-    })
-  ).json<Command>();
+  const final = await getCommand(command.id);
   assert.equal(final.status, "timed_out");
   assert.deepEqual((await poll(agent.credential, 0)).json(), { commands: [] }, "an expired command is never delivered");
   const audit = (

@@ -263,12 +263,7 @@ export class ServerDetection {
         time: match.lastTime,
         eventId: last?.event.id ?? "",
         ruleId: match.correlationId,
-        title: match.title,
-        level: alertLevel(match.level),
-        ...(match.author === undefined ? {} : { author: match.author }),
-        tags: [...match.tags],
-        techniques: [...match.techniques],
-        tactics: [...match.tactics],
+        ...ruleFields(match),
         explanation: {
           condition: `${match.type} = ${match.value}${groupText === "" ? "" : ` (${groupText})`}`,
           selections: match.matches.slice(-MAX_EXPLAINED_MATCHES).map((m) => ({
@@ -282,6 +277,18 @@ export class ServerDetection {
   }
 }
 
+/** What an alert takes from the rule or correlation that raised it; the author too (DRL 1.1). */
+function ruleFields(match: RuleMatch | CorrelationMatch) {
+  return {
+    title: match.title,
+    level: alertLevel(match.level),
+    ...(match.author === undefined ? {} : { author: match.author }),
+    tags: [...match.tags],
+    techniques: [...match.techniques],
+    tactics: [...match.tactics],
+  };
+}
+
 function ruleAlert(hostId: string, match: RuleMatch): ServerAlert {
   return {
     hostId,
@@ -291,12 +298,7 @@ function ruleAlert(hostId: string, match: RuleMatch): ServerAlert {
       time: match.event.time,
       eventId: match.event.id,
       ruleId: match.ruleId,
-      title: match.title,
-      level: alertLevel(match.level),
-      ...(match.author === undefined ? {} : { author: match.author }),
-      tags: [...match.tags],
-      techniques: [...match.techniques],
-      tactics: [...match.tactics],
+      ...ruleFields(match),
       explanation: {
         condition: match.explanation.condition,
         selections: match.explanation.selections.map((s) => ({

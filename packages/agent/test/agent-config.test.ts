@@ -51,6 +51,10 @@ test("ring3-agent.service runs the repository's ring3 agent with /etc/ring3/agen
     const caps = value(key)[0]?.split(" ") ?? [];
     for (const cap of needed) assert.ok(caps.includes(cap), `${key} lacks ${cap}`);
   }
+  // The compile cache holds code the agent runs as root: only in systemd's root-only cache directory.
+  assert.deepEqual(value("CacheDirectory"), ["ring3"]);
+  assert.deepEqual(value("CacheDirectoryMode"), ["0700"]);
+  assert.deepEqual(value("Environment"), ["NODE_COMPILE_CACHE=/var/cache/ring3/compile-cache"]);
   // The agent needs netlink sockets: a RestrictAddressFamilies without AF_NETLINK would disable every sensor.
   assert.ok(value("RestrictAddressFamilies")[0]?.split(" ").includes("AF_NETLINK"));
 });

@@ -604,12 +604,17 @@ export class LinuxAgent {
    */
   private connectionFromAudit(call: AuditNetworkCall, timeMs: number, time: string, readSocket: boolean): void {
     this.ensureKnown(call.pid);
-    const socket = readSocket && call.fd !== undefined ? this.readSocket(call.pid, call.fd, call.remote) : undefined;
-    if (socket !== undefined) this.fromSocket += 1;
+    let socket = readSocket && call.fd !== undefined ? this.readSocket(call.pid, call.fd, call.remote) : undefined;
     const listener =
-      socket === undefined && call.listenerFd !== undefined
+      call.listenerFd !== undefined && (socket === undefined || call.remote === undefined)
         ? this.readSocket(call.pid, call.listenerFd, undefined)?.local
         : undefined;
+    // accept4(fd, NULL, NULL) (libuv's, so every Node server's) leaves audit without the peer, and the fd it
+    // returned may already hold another socket: a server that closes at once and then connects somewhere
+    // reused fd 23 for a client socket, which was reported as the accepted connection with its ends swapped.
+    // An accepted socket has the listener's local port; anything else is not this call's.
+    if (socket !== undefined && listener !== undefined && socket.local.port !== listener.port) socket = undefined;
+    if (socket !== undefined) this.fromSocket += 1;
     this.connections.attempt(
       {
         pid: call.pid,

@@ -269,6 +269,52 @@ test(
 );
 
 test(
+  "a process that accepts, closes at once and connects again: its accepts keep the server's end (fd numbers reused)",
+  { skip },
+  async () => {
+    const before = await auditState();
+    const events: Event[] = [];
+    const agent = new LinuxAgent({
+      onEvent: (event) => events.push(event),
+      onStatus: () => undefined,
+      emitInventory: false,
+      fanotify: false,
+    });
+    // One process is both ends, as a proxy or a test harness is: its server closes each accepted socket at
+    // once, so the fd number accept4 returned is soon taken by one of its next client sockets. Audit has no
+    // peer for libuv's accept4(fd, NULL, NULL); reading that fd later found the client socket, and the accept
+    // was reported with the two ends swapped.
+    const code = `const net=require("net");let accepted=0;const s=net.createServer((c)=>{accepted++;c.destroy()}).listen(0,"127.0.0.1",async()=>{const port=s.address().port;for(let i=0;i<300;i++){await Promise.all(Array.from({length:5},()=>new Promise((r)=>{const c=net.connect(port,"127.0.0.1",()=>c.destroy());c.on("error",()=>{});c.on("close",r)})));await new Promise((r)=>setTimeout(r,10))}setTimeout(()=>{s.close();console.log(JSON.stringify({port,accepted}))},200)})`;
+    try {
+      await agent.start();
+      const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+      let printed = "";
+      child.stdout.on("data", (d: Buffer) => (printed += d.toString()));
+      assert.equal(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0);
+      const { port, accepted } = JSON.parse(printed) as { port: number; accepted: number };
+      const inbound = (): Event[] =>
+        events.filter(
+          (e) =>
+            e.logsource.category === "network_connection" &&
+            e.fields.ProcessId === child.pid &&
+            e.fields.Initiated === "false",
+        );
+      await waitFor("every accept reported", () => (inbound().length >= accepted ? true : undefined));
+      const wrong = inbound().filter((e) => e.fields.DestinationPort !== port);
+      assert.deepEqual(
+        wrong.map((e) => [e.fields.SourcePort, e.fields.DestinationPort]),
+        [],
+        `accepts reported with another end than the server's port ${port}`,
+      );
+      assert.equal(inbound().length, accepted);
+    } finally {
+      await agent.stop();
+    }
+    assert.deepEqual(await auditState(), before);
+  },
+);
+
+test(
   "ring3 agent --stdout: the shipped authorized_keys rule fires on a write under a temp dir; health lines print",
   { skip },
   async () => {

@@ -88,11 +88,11 @@ export class EventView {
     }
   }
 
-  /** Marks the groups `ids[from…]` (ids below the length of the known groups) as held by the event's values. */
-  markGroups(ids: Int32Array, from: number): void {
+  /** Marks the groups `ids[from…to]` (ids below the length of the known groups) as held by the event's values. */
+  markGroups(ids: Int32Array, from: number, to: number): void {
     const marks = this.groupMarks;
     const epoch = this.epoch;
-    for (let k = from; k < ids.length; k += 1) marks[ids[k] as number] = epoch;
+    for (let k = from; k < to; k += 1) marks[ids[k] as number] = epoch;
   }
 
   /**

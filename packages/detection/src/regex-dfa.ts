@@ -585,15 +585,36 @@ class Dfa implements RegexProgram {
   }
 
   test(input: string): boolean {
-    if (input.length < this.nfa.minLength) return false;
-    if (input.length === 0) return this.emptyMatches;
+    const length = input.length;
+    if (length < this.nfa.minLength) return false;
+    if (length === 0) return this.emptyMatches;
+    const asciiClass = this.asciiClass;
+    const classes = this.classes;
+    const trans = this.trans;
+    const stop = this.stop;
+    let state = this.initial;
+    if (stop[state] === STOP_MATCH) return true;
+    // The loop for ASCII over states already built, which is nearly every character once the DFA is warm;
+    // `testFrom` takes over at the first character that needs more.
+    for (let i = 0; i < length; i += 1) {
+      const c = input.charCodeAt(i);
+      const next = c < 128 ? (trans[state * classes + (asciiClass[c] as number)] as number) : -1;
+      if (next < 0) return this.testFrom(input, i, state);
+      state = next;
+      const s = stop[state] as number;
+      if (s !== 0) return s === STOP_MATCH;
+    }
+    return this.matchesAtEnd(state);
+  }
+
+  /** `test` from `input[from]` on, in `state`: reads characters beyond ASCII and builds states as needed. */
+  private testFrom(input: string, from: number, start: number): boolean {
     const asciiClass = this.asciiClass;
     const classes = this.classes;
     let trans = this.trans;
     let stop = this.stop;
-    let state = this.initial;
-    if (stop[state] === STOP_MATCH) return true;
-    for (let i = 0; i < input.length; i += 1) {
+    let state = start;
+    for (let i = from; i < input.length; i += 1) {
       let c = input.charCodeAt(i);
       let k: number;
       if (c < 128) {

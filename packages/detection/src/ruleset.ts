@@ -53,10 +53,15 @@ export const DEFAULT_CATEGORY_PARENTS: Readonly<Record<string, readonly string[]
 };
 
 /**
- * What a value holds, as its field's index finds it: `[setEnd, vetoEnd, …]`, then from index 2 the atom
- * sets, from `setEnd` the vetoes (rule indexes), from `vetoEnd` the literal groups (group ids).
+ * What a value holds, as its field's index finds it: the offset of its record in the ruleset's hit pool
+ * (`Ruleset.pool`), `[setEnd, vetoEnd, end, …]` as offsets in the pool, then from offset + 3 the atom sets,
+ * from `setEnd` the vetoes (rule indexes), from `vetoEnd` the literal groups (group ids). The records of all
+ * values lie in one array, and a memo maps a value to a small integer: looking a value up then reads the
+ * record itself, where a typed array per value would cost one more cache miss (its header) and an allocation.
+ * The pool keeps the records of the memos' values; the record of a value seen once is laid out past them, and
+ * is valid until the next scan (see `Ruleset.hits`).
  */
-type Hits = Int32Array;
+type Hits = number;
 
 type Predicate = {
   readonly test: ValueTest;
@@ -77,7 +82,7 @@ type FieldIndex = {
   readonly matcher: AhoCorasickMatcher;
   /** Values seen at least twice, and values seen once lately (see `Ruleset.hits`). */
   readonly memo: Map<string, Hits>;
-  readonly once: Map<string, Hits>;
+  readonly once: Set<string>;
   readonly predicates: readonly Predicate[];
   /**
    * The regexes of the predicates on raw values, as one (see `regexUnion`): a new value, which mostly holds
@@ -105,7 +110,15 @@ type FieldIndex = {
  */
 type Route = { readonly primary: FieldIndex | undefined; readonly others: readonly FieldIndex[] };
 
-const NO_HITS: Hits = Int32Array.of(2, 2);
+/** The record of a value that holds nothing; it starts the pool. */
+const NO_HITS: Hits = 0;
+const POOL_START = 3;
+/**
+ * Ints the hit pool holds at most (4 MB); when a record to keep would not fit, every memo starts over. The
+ * memos' limit in characters (`MEMO_MAX_CHARS`) nearly always comes first: most values hold nothing, and
+ * take no room.
+ */
+const POOL_MAX = 1 << 20;
 
 /** Characters of values the memos of one ruleset hold at most; they all start over when it is reached. */
 const MEMO_MAX_CHARS = 1 << 20;
@@ -123,6 +136,8 @@ const RETRIGGER_AFTER = 4096;
 
 type Bucket = {
   readonly rules: readonly CompiledRule[];
+  /** Per rule, what its matches say of it (see `MatchInfo`). */
+  readonly matchInfo: readonly MatchInfo[];
   /**
    * Per rule, the test it is evaluated with: its `afterVetoes` (the candidates are those no veto ruled out:
    * what the vetoes decide is decided), else its `test`. Most are condition programs, whose code is laid out
@@ -239,6 +254,9 @@ export class Ruleset {
   /** Scratch of `sets` and `groupHits`: the ids a scan finds. */
   private readonly found: number[] = [];
   private memoChars = 0;
+  /** The hit records (see `Hits`), `poolUsed` of it. */
+  private pool: Int32Array = new Int32Array(1024).fill(POOL_START, 0, POOL_START);
+  private poolUsed = POOL_START;
   private eventCount = 0;
   private evaluated = 0;
   private lookups = 0;
@@ -327,7 +345,7 @@ export class Ruleset {
       const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
-      if (this.holds(bucket, index, view)) matches.push(this.toMatch(rule, view.event));
+      if (this.holds(bucket, index, view)) matches.push(this.toMatch(bucket, index, view.event));
     }
     if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, count, view);
     if (this.overruns.size > 0)
@@ -359,7 +377,7 @@ export class Ruleset {
       } else if (this.overruns.size > 0) {
         this.overruns.delete(rule);
       }
-      if (holds) matches.push(this.toMatch(rule, view.event));
+      if (holds) matches.push(this.toMatch(bucket, index, view.event));
     }
     return matches;
   }
@@ -378,8 +396,8 @@ export class Ruleset {
     }
   }
 
-  private toMatch(rule: CompiledRule, event: Event): RuleMatch {
-    return new LazyRuleMatch(rule, event, this.explainer);
+  private toMatch(bucket: Bucket, index: number, event: Event): RuleMatch {
+    return new LazyRuleMatch(bucket.matchInfo[index] as MatchInfo, event, this.explainer);
   }
 
   /**
@@ -537,12 +555,14 @@ export class Ruleset {
   }
 
   /** Notes the atom sets, vetoes and literal groups a value holds (see `Hits`). */
-  private mark(bucket: Bucket, hits: Hits, view: EventView): void {
+  private mark(bucket: Bucket, at: Hits, view: EventView): void {
     const epoch = this.epoch;
-    const setEnd = hits[0] as number;
-    const vetoEnd = hits[1] as number;
+    const hits = this.pool;
+    const setEnd = hits[at] as number;
+    const vetoEnd = hits[at + 1] as number;
+    const end = hits[at + 2] as number;
     const { triggerStart, triggerRules, setMarks, ruleMarks, triggered } = bucket;
-    for (let k = 2; k < setEnd; k += 1) {
+    for (let k = at + 3; k < setEnd; k += 1) {
       const set = hits[k] as number;
       setMarks[set] = epoch;
       const last = triggerStart[set + 1] as number;
@@ -556,7 +576,7 @@ export class Ruleset {
     }
     if (this.sampling) {
       const seen = bucket.setSeen;
-      for (let k = 2; k < setEnd; k += 1) {
+      for (let k = at + 3; k < setEnd; k += 1) {
         const set = hits[k] as number;
         seen[set] = (seen[set] as number) + 1;
       }
@@ -565,33 +585,45 @@ export class Ruleset {
       this.vetoed = true;
       for (let k = setEnd; k < vetoEnd; k += 1) bucket.vetoMarks[hits[k] as number] = epoch;
     }
-    if (hits.length > vetoEnd) view.markGroups(hits, vetoEnd);
+    if (end > vetoEnd) view.markGroups(hits, vetoEnd, end);
   }
 
   /**
    * What a value holds. The memo: a value's answer is kept once it has been seen twice. Most values repeat,
    * and are looked up; the others (a new command line, a temporary file's name) would only fill the memo and
-   * make it start over, so a value seen once is only noted, in a small map that is dropped when full.
+   * make it start over, so a value seen once is only noted, in a small set that is dropped when full.
    */
   private hits(index: FieldIndex, raw: string): Hits {
     this.lookups += 1;
     const known = index.memo.get(raw);
-    if (known !== undefined) return known;
-    const once = index.once.get(raw);
-    if (once !== undefined) {
-      this.remember(index, raw, once);
-      return once;
-    }
+    return known === undefined ? this.unknown(index, raw) : known;
+  }
+
+  /** `hits` for a value not in the memo. */
+  private unknown(index: FieldIndex, raw: string): Hits {
     this.scans += 1;
-    const hits = this.scan(index, raw);
+    if (index.once.has(raw)) {
+      // Seen twice: scanned again, and its record kept. Room is made first, so that the memos starting over
+      // do not drop the record just laid out.
+      if (this.memoChars + raw.length > MEMO_MAX_CHARS) this.forgetMemos();
+      const hits = this.scan(index, raw, true);
+      index.memo.set(raw, hits);
+      this.memoChars += raw.length;
+      return hits;
+    }
+    // Seen once: its record is laid out past the kept ones, and read by the caller before the next scan. Only
+    // values that come back take room in the pool, so a stream of new values does not make the memos start
+    // over, nor leave records behind.
+    const hits = this.scan(index, raw, false);
     if (raw.length <= MEMO_MAX_VALUE) {
       if (index.once.size >= ONCE_MAX) index.once.clear();
-      index.once.set(raw, hits);
+      index.once.add(raw);
     }
     return hits;
   }
 
-  private scan(index: FieldIndex, raw: string): Hits {
+  /** What `raw` holds, scanned; with `keep`, its record stays in the pool (see `Hits`). */
+  private scan(index: FieldIndex, raw: string, keep: boolean): Hits {
     const found = this.found;
     found.length = 0;
     let lower: string | undefined;
@@ -625,19 +657,54 @@ export class Ruleset {
       }
       if (holds) found.push(p.set);
     }
-    return found.length === 0 ? NO_HITS : hitsOf(found, index.vetoBase, index.groupBase);
+    return found.length === 0 ? NO_HITS : this.record(found, index.vetoBase, index.groupBase, keep);
   }
 
-  private remember(index: FieldIndex, raw: string, hits: Hits): void {
-    if (this.memoChars + raw.length > MEMO_MAX_CHARS) {
-      for (const b of this.allBuckets()) {
-        for (const f of b.fields) f.memo.clear();
-        b.keywords?.memo.clear();
-      }
-      this.memoChars = 0;
+  /**
+   * Lays out the literals' ids a scan found as a record (see `Hits`). An id may come twice (two literals of
+   * one atom set): noting it twice changes nothing, so they are neither sorted nor made distinct.
+   */
+  private record(ids: readonly number[], vetoBase: number, groupBase: number, keep: boolean): Hits {
+    const size = ids.length + 3;
+    if (keep && this.poolUsed + size > POOL_MAX) this.forgetMemos();
+    if (this.poolUsed + size > this.pool.length) {
+      const grown = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + size));
+      grown.set(this.pool.subarray(0, this.poolUsed));
+      this.pool = grown;
     }
-    index.memo.set(raw, hits);
-    this.memoChars += raw.length;
+    let sets = 0;
+    let vetoes = 0;
+    for (let i = 0; i < ids.length; i += 1) {
+      const id = ids[i] as number;
+      if (id < vetoBase) sets += 1;
+      else if (id < groupBase) vetoes += 1;
+    }
+    const at = this.poolUsed;
+    const out = this.pool;
+    let set = at + 3;
+    let veto = set + sets;
+    let group = veto + vetoes;
+    out[at] = veto;
+    out[at + 1] = group;
+    out[at + 2] = at + size;
+    for (let i = 0; i < ids.length; i += 1) {
+      const id = ids[i] as number;
+      if (id < vetoBase) out[set++] = id;
+      else if (id < groupBase) out[veto++] = id - vetoBase;
+      else out[group++] = id - groupBase;
+    }
+    if (keep) this.poolUsed = at + size;
+    return at;
+  }
+
+  /** Empties every memo, and the pool of their records. */
+  private forgetMemos(): void {
+    for (const b of this.allBuckets()) {
+      for (const f of b.fields) f.memo.clear();
+      b.keywords?.memo.clear();
+    }
+    this.memoChars = 0;
+    this.poolUsed = POOL_START;
   }
 
   private bucket(logsource: SigmaLogsource): Bucket {
@@ -784,7 +851,7 @@ export class Ruleset {
           ROW_STATES,
         ),
         memo: new Map(),
-        once: new Map(),
+        once: new Set(),
         predicates,
         gate,
         minLength: predicates.length > 0 ? 0 : Math.min(...literals.map((l) => l.text.length)),
@@ -820,6 +887,7 @@ export class Ruleset {
     });
     return {
       rules,
+      matchInfo: rules.map(matchInfoOf),
       tests,
       code: Int32Array.from(code),
       codeAt,
@@ -853,6 +921,28 @@ export class Ruleset {
 }
 
 /**
+ * What a rule's matches say of it, gathered in one small object per rule: a match then reads one object, where
+ * reading the rule and its document would cost a cache miss each (the rules of a busy bucket are cold data).
+ */
+type MatchInfo = Omit<RuleMatch, "event" | "explanation"> & { readonly rule: CompiledRule };
+
+function matchInfoOf(rule: CompiledRule): MatchInfo {
+  const doc = rule.rule;
+  return {
+    ruleId: rule.ref,
+    title: doc.title,
+    level: doc.level ?? "medium",
+    status: doc.status,
+    author: doc.author,
+    tags: doc.tags,
+    techniques: rule.techniques,
+    tactics: rule.tactics,
+    file: doc.file,
+    rule,
+  };
+}
+
+/**
  * A match whose explanation is worked out when first read, from the event alone: most matches are counted,
  * correlated or dropped by a filter without anyone reading why they matched, and explaining costs as much as
  * matching again. The event must therefore not change after `match` (the schema's `Event` is readonly).
@@ -872,19 +962,18 @@ class LazyRuleMatch implements RuleMatch {
   private readonly explainer: (rule: CompiledRule, event: Event) => MatchExplanation;
   private explained: MatchExplanation | undefined;
 
-  constructor(rule: CompiledRule, event: Event, explainer: (rule: CompiledRule, event: Event) => MatchExplanation) {
-    const doc = rule.rule;
-    this.ruleId = rule.ref;
-    this.title = doc.title;
-    this.level = doc.level ?? "medium";
-    this.status = doc.status;
-    this.author = doc.author;
-    this.tags = doc.tags;
-    this.techniques = rule.techniques;
-    this.tactics = rule.tactics;
-    this.file = doc.file;
+  constructor(info: MatchInfo, event: Event, explainer: (rule: CompiledRule, event: Event) => MatchExplanation) {
+    this.ruleId = info.ruleId;
+    this.title = info.title;
+    this.level = info.level;
+    this.status = info.status;
+    this.author = info.author;
+    this.tags = info.tags;
+    this.techniques = info.techniques;
+    this.tactics = info.tactics;
+    this.file = info.file;
     this.event = event;
-    this.rule = rule;
+    this.rule = info.rule;
     this.explainer = explainer;
   }
 
@@ -898,33 +987,6 @@ class LazyRuleMatch implements RuleMatch {
     const { ruleId, title, level, status, author, tags, techniques, tactics, file, event, explanation } = this;
     return { ruleId, title, level, status, author, tags, techniques, tactics, file, event, explanation };
   }
-}
-
-/**
- * The literals' ids a scan found, laid out as `Hits`. An id may come twice (two literals of one atom set):
- * noting it twice changes nothing, so they are neither sorted nor made distinct.
- */
-function hitsOf(ids: readonly number[], vetoBase: number, groupBase: number): Hits {
-  let sets = 0;
-  let vetoes = 0;
-  for (let i = 0; i < ids.length; i += 1) {
-    const id = ids[i] as number;
-    if (id < vetoBase) sets += 1;
-    else if (id < groupBase) vetoes += 1;
-  }
-  const out = new Int32Array(ids.length + 2);
-  out[0] = 2 + sets;
-  out[1] = 2 + sets + vetoes;
-  let set = 2;
-  let veto = 2 + sets;
-  let group = 2 + sets + vetoes;
-  for (let i = 0; i < ids.length; i += 1) {
-    const id = ids[i] as number;
-    if (id < vetoBase) out[set++] = id;
-    else if (id < groupBase) out[veto++] = id - vetoBase;
-    else out[group++] = id - groupBase;
-  }
-  return out;
 }
 
 /** Chooses each rule's trigger again: its atom set the counted events hit least. */

@@ -377,6 +377,46 @@ test("prefilter: the same matches as prefilter: false over varied rules and even
   assert.ok(total > 4000, `only ${total} matches`);
 });
 
+test("prefilter: a long stream of values, enough to make the memos start over several times, matches as without it", () => {
+  const result = compiled([
+    [
+      "tool",
+      {
+        selection: { "CommandLine|contains": ["mimikatz", "sekurlsa::"] },
+        filter: { "CommandLine|contains": "legit-admin" },
+        condition: "selection and not filter",
+      },
+    ],
+    ["user", { selection: { User: "bob", "Image|endswith": "\\cmd.exe" }, condition: "selection" }],
+  ]);
+  const withPrefilter = new Ruleset(result.rules);
+  const without = new Ruleset(result.rules, { prefilter: false });
+  // Each new command line comes twice, so that the memo keeps it: 150,000 of them, some 30 characters each,
+  // are several times the memos' 1 Mi characters. The values that repeat throughout (the user, the image, a
+  // few command lines) must keep their answers each time the memos and their records start over.
+  const repeated = ["cmd /c mimikatz", "cmd /c legit-admin mimikatz", "cmd /c dir"];
+  let matched = 0;
+  for (let i = 0; i < 450_000; i += 1) {
+    const n = Math.floor(i / 3);
+    const commandLine =
+      i % 3 === 2
+        ? (repeated[n % repeated.length] as string)
+        : `run-${n} ${n % 2 === 0 ? "sekurlsa::logonpasswords" : "mimikatz"}${n % 5 === 0 ? " legit-admin" : ""}`;
+    const e = event({
+      Image: i % 4 === 0 ? "C:\\Windows\\System32\\cmd.exe" : "C:\\Tools\\x.exe",
+      User: i % 6 === 0 ? "bob" : "alice",
+      CommandLine: commandLine,
+    });
+    const actual = matchIds(withPrefilter.match(e));
+    assertSameMatches(actual, matchIds(without.match(e)), () => JSON.stringify(e));
+    matched += actual.length;
+  }
+  assert.ok(matched > 200_000, `only ${matched} matches`);
+  const stats = withPrefilter.stats();
+  // Each new command line is scanned twice (seen once, then kept): the memo did answer the repeated ones.
+  assert.ok(stats.prefilterScans < stats.prefilterLookups / 2, JSON.stringify(stats));
+});
+
 /** Every top-level JSON object in a file that may hold several one after another. */
 function jsonObjects(text: string): unknown[] {
   const out: unknown[] = [];

@@ -158,18 +158,32 @@ test("a loopback TCP connect → network_connection with the connecting pid and 
   assert.deepEqual(await auditState(), before);
 });
 
+/** An agent in this process with the audit and sock_diag sensors (no inventory, no file events), into `events`. */
+function networkAgent(events: Event[]): LinuxAgent {
+  return new LinuxAgent({
+    onEvent: (event) => events.push(event),
+    onStatus: () => undefined,
+    emitInventory: false,
+    fanotify: false,
+  });
+}
+
+/** Runs `node -e code` to its end (exit 0 asserted) and returns it with what it printed. */
+async function runNode(code: string): Promise<{ pid: number; printed: string }> {
+  const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  let printed = "";
+  child.stdout.on("data", (d: Buffer) => (printed += d.toString()));
+  assert.equal(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0);
+  return { pid: child.pid!, printed };
+}
+
 test(
   "connect and accept → network_connection with Protocol and both ends; the close → ConnectionClosed with bytes",
   { skip },
   async () => {
     const before = await auditState();
     const events: Event[] = [];
-    const agent = new LinuxAgent({
-      onEvent: (event) => events.push(event),
-      onStatus: () => undefined,
-      emitInventory: false,
-      fanotify: false,
-    });
+    const agent = networkAgent(events);
     // Server and client are child processes: the agent (this process) is the audit daemon, and the kernel
     // does not audit the daemon's own calls. The server answers "1234567" to anything and closes; the client
     // holds its connection open for 300 ms (long enough for its socket to be read), then makes a connection it
@@ -183,11 +197,8 @@ test(
       const port = Number(
         await new Promise<string>((resolve) => server.stdout.once("data", (d) => resolve(String(d)))),
       );
-      const client = spawn(process.execPath, ["-e", clientCode(port)], { stdio: ["ignore", "pipe", "inherit"] });
-      let printed = "";
-      client.stdout.on("data", (d: Buffer) => (printed += d.toString()));
-      assert.equal(await new Promise<number | null>((resolve) => client.on("exit", resolve)), 0);
-      const ports = JSON.parse(printed) as { held: number; brief: number; udp: number };
+      const client = await runNode(clientCode(port));
+      const ports = JSON.parse(client.printed) as { held: number; brief: number; udp: number };
       const outbound = (sourcePort: number): Event | undefined =>
         events.find(
           (e) =>
@@ -274,12 +285,7 @@ test(
   async () => {
     const before = await auditState();
     const events: Event[] = [];
-    const agent = new LinuxAgent({
-      onEvent: (event) => events.push(event),
-      onStatus: () => undefined,
-      emitInventory: false,
-      fanotify: false,
-    });
+    const agent = networkAgent(events);
     // One process is both ends, as a proxy or a test harness is: its server closes each accepted socket at
     // once, so the fd number accept4 returned is soon taken by one of its next client sockets. Audit has no
     // peer for libuv's accept4(fd, NULL, NULL); reading that fd later found the client socket, and the accept
@@ -287,11 +293,8 @@ test(
     const code = `const net=require("net");let accepted=0;const s=net.createServer((c)=>{accepted++;c.destroy()}).listen(0,"127.0.0.1",async()=>{const port=s.address().port;for(let i=0;i<300;i++){await Promise.all(Array.from({length:5},()=>new Promise((r)=>{const c=net.connect(port,"127.0.0.1",()=>c.destroy());c.on("error",()=>{});c.on("close",r)})));await new Promise((r)=>setTimeout(r,10))}setTimeout(()=>{s.close();console.log(JSON.stringify({port,accepted}))},200)})`;
     try {
       await agent.start();
-      const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
-      let printed = "";
-      child.stdout.on("data", (d: Buffer) => (printed += d.toString()));
-      assert.equal(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0);
-      const { port, accepted } = JSON.parse(printed) as { port: number; accepted: number };
+      const child = await runNode(code);
+      const { port, accepted } = JSON.parse(child.printed) as { port: number; accepted: number };
       const inbound = (): Event[] =>
         events.filter(
           (e) =>

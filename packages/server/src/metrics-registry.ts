@@ -99,6 +99,11 @@ export class ServerMetrics {
     "Time to validate, store and run detection on one batch.",
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
+  readonly groupBatches = new Histogram(
+    "ring3_ingest_group_batches",
+    "Batches stored together in one transaction (the ingest queue groups the batches waiting).",
+    [1, 2, 5, 10, 20, 50, 100, 200, 500],
+  );
   readonly heartbeats = new Counter("ring3_heartbeats_total", "Agent heartbeats received.");
   readonly silentHosts = new Counter("ring3_host_silent_alerts_total", "Host-silent alerts raised.");
   readonly commands = new Counter("ring3_commands_total", "Response commands, by transition.");

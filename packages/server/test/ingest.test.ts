@@ -231,6 +231,60 @@ test("a backlog past ingestMaxWaitMs answers 503 R3_ERR_SERVER_BUSY with Retry-A
   }
 });
 
+test("concurrent batches are stored as groups, and each request gets its own answer", async () => {
+  const grouping = await createServer({
+    store: server.store,
+    dataDir: server.dataDir,
+    plainHttp: true,
+    maintenanceIntervalMs: 0,
+    now: server.clock.now,
+  });
+  try {
+    const bodies = Array.from({ length: 12 }, (_, i) =>
+      batch(
+        Array.from({ length: i + 1 }, (_, k) => processEvent({ fields: { CommandLine: `group-marker ${i}-${k}` } })),
+      ),
+    );
+    // The third batch sent twice in the same burst: stored by one request, a duplicate for the other.
+    const sent = [...bodies, bodies[2]];
+    const responses = await Promise.all(
+      sent.map((body) =>
+        grouping.inject({
+          method: "POST",
+          url: ROUTES.ingest.path,
+          headers: { authorization: `Bearer ${agent.credential}`, ...gzipped(body).headers },
+          payload: gzipped(body).payload,
+        }),
+      ),
+    );
+    const acks = responses.map((r) => {
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json<{ batchId: string; duplicate: boolean; events: number }>();
+    });
+    acks.forEach((ack, i) => {
+      assert.equal(ack.batchId, (sent[i] as { batchId: string }).batchId);
+      assert.equal(ack.events, i === 12 ? 3 : i + 1, "each request's own count");
+    });
+    assert.deepEqual(
+      [acks[2]!.duplicate, acks[12]!.duplicate].sort(),
+      [false, true],
+      "the batch sent twice is stored once",
+    );
+    assert.equal(acks.filter((ack) => ack.duplicate).length, 1);
+    const metrics = (await grouping.inject({ method: "GET", url: "/metrics" })).body;
+    const batchesWritten = Number(/ring3_ingest_group_batches_sum (\d+)/.exec(metrics)?.[1]);
+    const groups = Number(/ring3_ingest_group_batches_count (\d+)/.exec(metrics)?.[1]);
+    assert.equal(batchesWritten, 13);
+    assert.ok(groups >= 1 && groups < 13, `13 batches in ${groups} transactions`);
+    assert.equal(
+      (await searchHost([{ field: "CommandLine", op: "startswith", value: "group-marker" }])).length,
+      (12 * 13) / 2,
+    );
+  } finally {
+    await grouping.close();
+  }
+});
+
 test("a gzip body over 16 KiB (inflated off the event loop) is stored; corrupted, it is 400", async () => {
   const noise = (i: number) => randomBytes(900).toString("base64") + i;
   const body = batch(

@@ -6,6 +6,7 @@ import { hashSecret, newSecret, secretKind } from "../src/auth/secrets.ts";
 import { CommandWaiters } from "../src/command-waiters.ts";
 import { ApiError } from "../src/errors.ts";
 import { IngestQueue } from "../src/ingest-queue.ts";
+import type { IngestQueueLimits } from "../src/ingest-queue.ts";
 
 test("scrypt password hashes verify the right password only, and a malformed hash never verifies", async () => {
   const stored = await hashPassword("correct horse battery staple");
@@ -78,24 +79,92 @@ test("a command waiter wakes on notify for its host only, on abort, on timeout a
   await waiters.wait("host-f", 10_000, never); // after close: answers at once
 });
 
-test("the ingest queue runs one batch at a time, lets other work in between, and refuses past its bound", async () => {
-  const queue = new IngestQueue({ maxWaitMs: 60_000, maxQueuedEvents: 10 });
-  const order: string[] = [];
+/** An ingest queue whose writer records each group and waits for `release` before answering it. */
+function gatedQueue(limits: Partial<IngestQueueLimits> = {}) {
+  const groups: string[][] = [];
   let release: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const first = queue.run(6, async () => {
-    order.push("first:start");
-    await gate;
-    order.push("first:end");
-    return 1;
-  });
-  const second = queue.run(4, () => {
-    order.push("second");
-    return Promise.resolve(2);
-  });
+  let gate = Promise.resolve();
+  const queue = new IngestQueue<string, string>(
+    { maxWaitMs: 60_000, maxQueuedEvents: 1_000, maxGroupEvents: 100, maxGroupBatches: 10, ...limits },
+    async (items) => {
+      groups.push([...items]);
+      await gate;
+      if (items.includes("fail-all")) throw new Error("disk full");
+      return items.map((item) =>
+        item.startsWith("bad")
+          ? { status: "rejected", reason: new Error(`${item} refused`) }
+          : { status: "fulfilled", value: `${item} stored` },
+      );
+    },
+  );
+  return {
+    queue,
+    groups,
+    close: () => {
+      gate = new Promise<void>((resolve) => (release = resolve));
+    },
+    open: () => release(),
+  };
+}
+
+test("the ingest queue writes the batches waiting as one group, each answered with its own outcome", async () => {
+  const { queue, groups, close, open } = gatedQueue();
+  close();
+  const first = queue.run(5, "first");
+  await new Promise((resolve) => setTimeout(resolve, 10)); // its group is being written
+  assert.deepEqual(groups, [["first"]]);
+  // These arrive while it is written: they wait, then go in one group, each with its own answer.
+  const waiting = ["a", "bad-b", "c"].map((item) => queue.run(5, item));
+  assert.deepEqual(queue.depth, { batches: 4, events: 20 });
+  const order: string[] = [];
+  setImmediate(() => order.push("other work"));
+  open();
+  assert.equal(await first, "first stored");
+  const settled = await Promise.allSettled(waiting);
+  order.push("second group answered");
+  assert.deepEqual(groups, [["first"], ["a", "bad-b", "c"]]);
+  assert.deepEqual(
+    settled.map((s) => (s.status === "fulfilled" ? s.value : (s.reason as Error).message)),
+    ["a stored", "bad-b refused", "c stored"],
+  );
+  assert.deepEqual(order, ["other work", "second group answered"], "I/O runs between two group writes");
+  assert.deepEqual(queue.depth, { batches: 0, events: 0 });
+  // A writer that throws (a failed commit) fails its whole group; the queue goes on.
+  const failed = await Promise.allSettled([queue.run(1, "x"), queue.run(1, "fail-all")]);
+  assert.deepEqual(
+    failed.map((s) => s.status === "rejected" && (s.reason as Error).message),
+    ["disk full", "disk full"],
+  );
+  assert.equal(await queue.run(1, "after"), "after stored");
+});
+
+test("the ingest queue bounds a group by events and by batches; a batch over the bound goes alone", async () => {
+  const { queue, groups, close, open } = gatedQueue({ maxGroupEvents: 10, maxGroupBatches: 3 });
+  close();
+  const blocker = queue.run(1, "blocker");
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const runs = [
+    queue.run(4, "e4-a"),
+    queue.run(4, "e4-b"),
+    queue.run(4, "e4-c"), // 12 events with the two before: next group
+    queue.run(1, "e1-a"),
+    queue.run(1, "e1-b"), // the fourth batch of the group: next group
+    queue.run(30, "big"),
+    queue.run(1, "e1-c"),
+  ];
+  open();
+  await Promise.all([blocker, ...runs]);
+  assert.deepEqual(groups, [["blocker"], ["e4-a", "e4-b"], ["e4-c", "e1-a", "e1-b"], ["big"], ["e1-c"]]);
+});
+
+test("the ingest queue refuses past its bound of events waiting", async () => {
+  const { queue, close, open } = gatedQueue({ maxQueuedEvents: 10 });
+  close();
+  const first = queue.run(6, "first");
+  const second = queue.run(4, "second");
   assert.deepEqual(queue.depth, { batches: 2, events: 10 });
   assert.throws(
-    () => queue.run(1, () => Promise.resolve(3)),
+    () => queue.run(1, "third"),
     (error: unknown) => {
       assert.ok(error instanceof ApiError);
       assert.equal(error.code, "R3_ERR_SERVER_BUSY");
@@ -103,38 +172,25 @@ test("the ingest queue runs one batch at a time, lets other work in between, and
       return true;
     },
   );
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.deepEqual(order, ["first:start"], "the second waits for the first");
-  release();
-  // Work that arrives while the first batch is written runs before the second batch starts.
-  setImmediate(() => order.push("other work"));
-  assert.deepEqual(await Promise.all([first, second]), [1, 2]);
-  assert.deepEqual(order, ["first:start", "first:end", "other work", "second"]);
-  assert.deepEqual(queue.depth, { batches: 0, events: 0 });
-  // A failing job frees its place and the queue goes on.
-  await assert.rejects(
-    queue.run(10, () => Promise.reject(new Error("disk full"))),
-    /disk full/,
-  );
-  assert.equal(await queue.run(10, () => Promise.resolve("after")), "after");
+  open();
+  assert.deepEqual(await Promise.all([first, second]), ["first stored", "second stored"]);
   // One batch bigger than the bound is still taken when nothing waits (it could never be sent otherwise).
-  assert.equal(await queue.run(50, () => Promise.resolve("big")), "big");
+  assert.equal(await queue.run(50, "big"), "big stored");
 });
 
 test("the ingest queue refuses new batches once the oldest waiting one has waited maxWaitMs", async () => {
-  const queue = new IngestQueue({ maxWaitMs: 50, maxQueuedEvents: 1_000_000 });
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const writing = queue.run(10, () => gate);
+  const { queue, close, open } = gatedQueue({ maxWaitMs: 50 });
+  close();
+  const writing = queue.run(10, "writing");
   await new Promise((resolve) => setTimeout(resolve, 10)); // the first is being written, not waiting
-  const waiting = queue.run(10, () => Promise.resolve());
-  const alsoTaken = queue.run(10, () => Promise.resolve());
+  const waiting = queue.run(10, "waiting");
+  const alsoTaken = queue.run(10, "also");
   await new Promise((resolve) => setTimeout(resolve, 80));
   assert.throws(
-    () => queue.run(10, () => Promise.resolve()),
+    () => queue.run(10, "refused"),
     (error: unknown) => error instanceof ApiError && error.code === "R3_ERR_SERVER_BUSY",
   );
-  release();
+  open();
   await Promise.all([writing, waiting, alsoTaken]);
-  assert.equal(await queue.run(10, () => Promise.resolve("drained")), "drained", "taken again once drained");
+  assert.equal(await queue.run(10, "drained"), "drained stored", "taken again once drained");
 });

@@ -402,6 +402,115 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       assert.deepEqual(ids(await searchAll(store, { hostId })), ["e2", "e1"]);
     });
 
+    withStore(
+      "ingest: batches stored together each get their own outcome; one failing leaves nothing",
+      async (store) => {
+        const a = await newHost(store, "host-a");
+        const b = await newHost(store, "host-b");
+        const files = { product: "linux", category: "file_event" };
+        const group = (
+          batchId: string,
+          hostId: string,
+          events: WireEvent[],
+          alerts: ReturnType<typeof alert>[] = [],
+        ) => ({
+          hostId,
+          batchId,
+          receivedAt: at(10_000),
+          events,
+          alerts,
+        });
+        const outcomes = await store.ingestBatches(
+          [
+            group("g-1", a, [event("e1", 1, { Image: "/bin/one" }), event("e2", 2, {})], [alert("a1", "e1", 1)]),
+            // Fails half-way: after its batch id, a new logsource and one event are written.
+            group("g-bad", a, [event("bad-1", 3, { Image: "/bin/ghost" }, files), event("bad-2", 4, { n: 10n })]),
+            group("g-2", b, [event("e3", 5, {}, undefined, "host-b")]),
+            group("g-nohost", "no-such-host", [event("lost", 6, {})]),
+            group("g-time", a, [event("lost-too", 7, {})]),
+            // The logsource the failed batch wrote first, now by a batch that stays.
+            group("g-3", a, [event("e4", 8, { Image: "/bin/four" }, files)]),
+          ].map((batch) => (batch.batchId === "g-time" ? { ...batch, receivedAt: "last tuesday" } : batch)),
+        );
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ["fulfilled", "rejected", "fulfilled", "rejected", "rejected", "fulfilled"],
+        );
+        const values = outcomes.map((o) =>
+          o.status === "fulfilled" ? { ...o.value, newAlerts: o.value.newAlerts.length } : undefined,
+        );
+        assert.deepEqual(values[0], { duplicate: false, events: 2, alerts: 1, newAlerts: 1 });
+        assert.deepEqual(values[2], { duplicate: false, events: 1, alerts: 0, newAlerts: 0 });
+        assert.deepEqual(values[5], { duplicate: false, events: 1, alerts: 0, newAlerts: 0 });
+        const reason = (i: number) => (outcomes[i] as PromiseRejectedResult).reason as { code?: string };
+        assert.equal(reason(3).code, "R3_ERR_STORE_BAD_QUERY");
+        assert.equal(reason(4).code, "R3_ERR_STORE_BAD_TIME");
+
+        assert.deepEqual(ids(await searchAll(store, { hostId: a })), ["e4", "e2", "e1"]);
+        assert.deepEqual(ids(await searchAll(store, { hostId: b })), ["e3"]);
+        assert.equal(await store.getEvent(a, "bad-1"), undefined, "the failed batch's first event was rolled back");
+        assert.deepEqual(ids(await searchAll(store, { logsource: files })), ["e4"]);
+        assert.deepEqual(ids(await searchAll(store, { filters: [{ field: "Image", op: "eq", value: "/bin/four" }] })), [
+          "e4",
+        ]);
+        assert.deepEqual(
+          await searchAll(store, { filters: [{ field: "Image", op: "eq", value: "/bin/ghost" }] }),
+          [],
+          "nothing of the failed batch reached the search index",
+        );
+        assert.equal((await store.stats()).events, 4);
+        // Its batch id was rolled back too: the batch resent (fixed) is stored, not a duplicate.
+        const resent = await ingest(store, a, [event("bad-1", 3, {}, files), event("bad-2", 4, { n: 10 })], [], {
+          batchId: "g-bad",
+        });
+        assert.deepEqual(resent, { duplicate: false, events: 2, alerts: 0, newAlerts: [] });
+        assert.deepEqual(ids(await searchAll(store, { hostId: a })), ["e4", "bad-2", "bad-1", "e2", "e1"]);
+        // A group of one that fails answers with its outcome too, and leaves nothing.
+        const [alone] = await store.ingestBatches([
+          group("g-alone", a, [event("e5", 9, {}), event("e6", 9, { n: 1n })]),
+        ]);
+        assert.equal(alone?.status, "rejected");
+        assert.equal(await store.getEvent(a, "e5"), undefined);
+        assert.equal((await ingest(store, a, [event("e5", 9, {})], [], { batchId: "g-alone" })).duplicate, false);
+      },
+    );
+
+    withStore(
+      "ingest: in one group, a batch id seen before or twice is a duplicate with the first's counts",
+      async (store) => {
+        const hostId = await newHost(store);
+        const stored = await ingest(store, hostId, [event("old", 1, {})], [alert("a-old", "old", 1)], {
+          batchId: "old-1",
+        });
+        assert.equal(stored.duplicate, false);
+        const batch = (batchId: string, events: WireEvent[]) => ({
+          hostId,
+          batchId,
+          receivedAt: at(10_000),
+          events,
+          alerts: [],
+        });
+        const outcomes = await store.ingestBatches([
+          batch("old-1", [event("old", 1, {}), event("old-extra", 2, {})]),
+          batch("new-1", [event("n1", 3, {}), event("n2", 4, {})]),
+          batch("new-1", [event("n3", 5, {})]),
+          batch("new-2", [event("n4", 6, {})]),
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as Error).message)),
+          [
+            { duplicate: true, events: 1, alerts: 1, newAlerts: [] },
+            { duplicate: false, events: 2, alerts: 0, newAlerts: [] },
+            { duplicate: true, events: 2, alerts: 0, newAlerts: [] },
+            { duplicate: false, events: 1, alerts: 0, newAlerts: [] },
+          ],
+        );
+        assert.deepEqual(ids(await searchAll(store, { hostId })), ["n4", "n2", "n1", "old"]);
+        assert.equal((await store.stats()).events, 4);
+        assert.deepEqual(await store.ingestBatches([]), []);
+      },
+    );
+
     withStore("events: stored as sent, with the host and the arrival time", async (store) => {
       const hostId = await newHost(store, "host-a");
       const sent: WireEvent = {

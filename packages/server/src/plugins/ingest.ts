@@ -6,6 +6,7 @@ import type { ServerAlert } from "../detection/server-detection.ts";
 import { ApiError } from "../errors.ts";
 import { alertGroupKey, eventImage } from "../group-key.ts";
 import { addRoute } from "../route.ts";
+import type { IngestResult } from "../store/store.ts";
 
 /**
  * Events and alerts from agents, in batches (gzip-decoded by the body parser with a decoded-size cap).
@@ -25,7 +26,7 @@ export function ingestPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
       // A body smaller than either limit cannot hold an event or a value over it (the usual case: skip the walk).
       if (request.bodyBytes > Math.min(LIMITS.maxEventBytes, LIMITS.maxFieldValueChars))
         body.events.forEach(checkEventSize);
-      return await ctx.ingestQueue.run(body.events.length, () => storeBatch(ctx, principal.host, body));
+      return await ctx.ingestQueue.run(body.events.length, { host: principal.host, batch: body });
     } catch (error) {
       ctx.metrics.rejected.inc({ code: error instanceof ApiError ? error.code : "R3_ERR_INTERNAL" });
       throw error;
@@ -36,28 +37,67 @@ export function ingestPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
   done();
 }
 
-async function storeBatch(ctx: ServerContext, host: Host, body: IngestBatch): Promise<IngestResponse> {
-  const byId = new Map<string, WireEvent>();
-  if (body.alerts.length > 0) for (const event of body.events) byId.set(event.id, event);
-  const result = await ctx.store.ingestBatch({
-    hostId: host.id,
-    batchId: body.batchId,
-    receivedAt: ctx.now().toISOString(),
-    events: body.events,
-    alerts: body.alerts.map((alert) => ({
-      ...alert,
-      groupKey: alertGroupKey(alert.ruleId, host.id, eventImage(byId.get(alert.eventId)?.fields)),
-    })),
-  });
+/** A batch as the ingest queue holds it until its group is written. */
+export type AgentBatch = { readonly host: Host; readonly batch: IngestBatch };
+
+/**
+ * The ingest queue's group writer: stores the batches in one commit, then does each stored batch's follow-up
+ * (metrics, live alerts, server-side detection) in order, only after the commit. Each batch gets its own
+ * answer: one that failed fails its request alone.
+ */
+export async function storeBatches(
+  ctx: ServerContext,
+  items: readonly AgentBatch[],
+): Promise<PromiseSettledResult<IngestResponse>[]> {
+  const receivedAt = ctx.now().toISOString();
+  const results = await ctx.store.ingestBatches(
+    items.map(({ host, batch }) => {
+      const byId = new Map<string, WireEvent>();
+      if (batch.alerts.length > 0) for (const event of batch.events) byId.set(event.id, event);
+      return {
+        hostId: host.id,
+        batchId: batch.batchId,
+        receivedAt,
+        events: batch.events,
+        alerts: batch.alerts.map((alert) => ({
+          ...alert,
+          groupKey: alertGroupKey(alert.ruleId, host.id, eventImage(byId.get(alert.eventId)?.fields)),
+        })),
+      };
+    }),
+  );
+  ctx.metrics.groupBatches.observe(items.length);
+  const outcomes: PromiseSettledResult<IngestResponse>[] = [];
+  for (const [i, { host, batch }] of items.entries()) {
+    const stored = results[i]!;
+    if (stored.status === "rejected") {
+      outcomes.push(stored);
+      continue;
+    }
+    try {
+      outcomes.push({ status: "fulfilled", value: await afterCommit(ctx, host, batch, stored.value) });
+    } catch (error) {
+      outcomes.push({ status: "rejected", reason: error });
+    }
+  }
+  return outcomes;
+}
+
+async function afterCommit(
+  ctx: ServerContext,
+  host: Host,
+  batch: IngestBatch,
+  result: IngestResult,
+): Promise<IngestResponse> {
   ctx.metrics.batches.inc({ outcome: result.duplicate ? "duplicate" : "stored" });
   if (!result.duplicate) {
     ctx.metrics.events.inc({}, result.events);
     ctx.metrics.alerts.inc({ source: "agent" }, result.alerts);
     for (const alert of result.newAlerts) ctx.hub.publish({ type: "alert", alert });
     // After the store, not before: a retried batch must not feed the correlation engine twice.
-    await storeServerAlerts(ctx, ctx.detection.detect(host.id, body.events, body.detect === true));
+    await storeServerAlerts(ctx, ctx.detection.detect(host.id, batch.events, batch.detect === true));
   }
-  return { batchId: body.batchId, duplicate: result.duplicate, events: result.events, alerts: result.alerts };
+  return { batchId: batch.batchId, duplicate: result.duplicate, events: result.events, alerts: result.alerts };
 }
 
 /**

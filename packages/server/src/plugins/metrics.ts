@@ -42,6 +42,7 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
       m.alerts.render(),
       m.rejected.render(),
       m.batchSeconds.render(),
+      m.groupBatches.render(),
       m.heartbeats.render(),
       m.silentHosts.render(),
       m.commands.render(),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -12,6 +13,7 @@ import type { RunningServer } from "@ring3/server";
 import { AgentLink } from "../src/link/agent-link.ts";
 import type { AgentLinkOptions } from "../src/link/agent-link.ts";
 import { buildBatch } from "../src/link/batch.ts";
+import { CommandJournal } from "../src/link/command-journal.ts";
 import { ensureEnrolled, loadLinkState } from "../src/link/enrollment.ts";
 import { LinkClient } from "../src/link/link-client.ts";
 import { Spool } from "../src/link/spool.ts";
@@ -339,6 +341,71 @@ test("link: a command queued on the server reaches the agent and its result is r
   assert.equal(listed.status, "succeeded");
   assert.equal(listed.result?.ok, true);
   assert.match(listed.result?.message ?? "", /quarantined.*suspended.*isolated/);
+});
+
+test("link: a result the agent could not deliver before it stopped is delivered by the next start", async (t) => {
+  const stack = await serverUp(t, { plainHttp: true });
+  const stateDir = tempDir(t, "ring3-link-agent-");
+  const first = AgentLink.open(linkOptions(stateDir, stack, await stack.api.enrollmentToken(), []));
+  const state = await waitUntil("enrollment", () => loadLinkState(stateDir));
+  await waitUntil("a heartbeat", async () =>
+    (await stack.api.host(state.agentId)).state === "online" ? true : undefined,
+  );
+  // A real kill that takes a while: the target ignores SIGTERM, so it waits out the grace period for SIGKILL.
+  const target = spawn("/bin/sh", ["-c", "trap '' TERM; while :; do sleep 1; done"], { stdio: "ignore" });
+  t.after(() => target.kill("SIGKILL"));
+  first.attachExecutor(new ResponseExecutor({ stateDir: tempDir(t, "ring3-link-response-"), killGraceMs: 1500 }));
+  const command = await stack.api.command(state.agentId, { action: "kill", pid: target.pid });
+  const journal = join(stateDir, "commands", `${command.id}.json`);
+  await waitUntil("the command running", () => (existsSync(journal) ? true : undefined));
+  // Stopping with no flush time: the kill finishes, but its result cannot be posted any more.
+  await first.stop(0);
+  assert.equal((await stack.api.getCommand(command.id)).result, undefined);
+  assert.equal((JSON.parse(readFileSync(journal, "utf8")) as { state: string }).state, "finished");
+
+  const second = AgentLink.open(linkOptions(stateDir, stack, undefined, []));
+  t.after(() => second.stop(0));
+  const done = await waitUntil("the result, delivered by the next start", async () => {
+    const c = await stack.api.getCommand(command.id);
+    return c.result === undefined ? undefined : c;
+  });
+  assert.equal(done.status, "succeeded");
+  assert.equal(done.result?.details?.escalated, true);
+  await waitUntil("the journal entry settled", () => (existsSync(journal) ? undefined : true));
+});
+
+test("command journal: a command the agent stopped in is owed as interrupted; a finished one as it ended", (t) => {
+  const stateDir = tempDir(t, "ring3-journal-");
+  const before = new CommandJournal(stateDir);
+  before.started("c1", "isolate", "2026-03-01T12:00:00.000Z");
+  const result = {
+    action: "list",
+    ok: true,
+    message: "nothing quarantined",
+    startedAt: "2026-03-01T12:00:01.000Z",
+    durationMs: 3,
+  };
+  before.started("c2", "list", result.startedAt);
+  before.finished("c2", result);
+  before.started("../escape", "kill", "2026-03-01T12:00:02.000Z");
+  writeFileSync(join(stateDir, "commands", "torn.json"), '{"id":"torn","sta');
+  const log: string[] = [];
+  // The next start reads what the last one left.
+  const owed = new CommandJournal(stateDir).owed((message) => log.push(message));
+  assert.deepEqual(
+    owed.map((o) => [o.id, o.result.action, o.result.ok, o.result.code]),
+    [
+      ["c1", "isolate", false, "R3_ERR_RESPONSE_INTERRUPTED"],
+      ["c2", "list", true, undefined],
+    ],
+  );
+  assert.match(owed[0]!.result.message, /may have taken effect/);
+  assert.match(log.join("\n"), /unreadable command journal entry torn\.json/);
+  before.settled("c1");
+  assert.deepEqual(
+    new CommandJournal(stateDir).owed(() => undefined).map((o) => o.id),
+    ["c2"],
+  );
 });
 
 test("link: a refused enrollment turns the link off with the reason; events are still spooled", async (t) => {

@@ -163,6 +163,8 @@ export const RESPONSE_ERROR_CODES = {
   /** A part the action needs is missing here (no nft binary, no native addon, not root). */
   R3_ERR_RESPONSE_UNAVAILABLE: "the action is unavailable on this host",
   R3_ERR_RESPONSE_TIMEOUT: "the action did not finish within its timeout",
+  /** The agent stopped (crash, kill -9, reboot) while the action ran: it may or may not have taken effect. */
+  R3_ERR_RESPONSE_INTERRUPTED: "the agent stopped while the action ran",
   /** An automatic (playbook) action over its rate limit. */
   R3_ERR_RESPONSE_RATE_LIMITED: "too many automatic actions",
 } as const;

@@ -4,6 +4,7 @@ import type { SensorState } from "@ring3/protocol";
 import type { Event } from "@ring3/schema";
 import type { SensorStatus } from "../sensor.ts";
 import { Backoff } from "./backoff.ts";
+import { CommandJournal } from "./command-journal.ts";
 import { AGENT_VERSION, EnrollmentError, ensureEnrolled } from "./enrollment.ts";
 import type { Enrolled } from "./enrollment.ts";
 import { LinkClient } from "./link-client.ts";
@@ -197,8 +198,19 @@ export class AgentLink {
       detect: this.options.serverDetects,
       ...(this.executor === undefined ? {} : { executor: this.executor }),
       ...(this.options.isolated === undefined ? {} : { isolated: this.options.isolated }),
+      ...this.commandJournal(),
       log: this.options.log,
     });
     this.uplink.start();
+  }
+
+  /** The command journal in the state dir; without one (it cannot be created), results live in memory only. */
+  private commandJournal(): { journal?: CommandJournal } {
+    try {
+      return { journal: new CommandJournal(this.options.stateDir) };
+    } catch (error) {
+      this.options.log(`link: command results kept in memory only: ${(error as Error).message}`);
+      return {};
+    }
   }
 }

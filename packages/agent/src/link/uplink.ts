@@ -4,6 +4,7 @@ import type { ActionResult, AgentCommands, Heartbeat, ResponseRequest, SensorSta
 import { ROUTES } from "@ring3/protocol";
 import { Backoff } from "./backoff.ts";
 import { BATCH_LIMITS, buildBatch } from "./batch.ts";
+import type { CommandJournal } from "./command-journal.ts";
 import type { LinkClient, LinkResponse } from "./link-client.ts";
 import { LinkNetworkError, describeAnswer } from "./link-client.ts";
 import type { Spool, SpoolClaim } from "./spool.ts";
@@ -34,6 +35,8 @@ export type UplinkOptions = {
   readonly detect?: boolean;
   /** Absent: commands are answered with R3_ERR_RESPONSE_UNAVAILABLE. */
   readonly executor?: CommandExecutor;
+  /** Where command results wait until the server has them (absent: they live in memory only). */
+  readonly journal?: CommandJournal;
   readonly log: (message: string) => void;
   /** How long new records wait to gather into one batch (default 200 ms). */
   readonly lingerMs?: number;
@@ -398,6 +401,14 @@ export class Uplink {
   }
 
   private async commandLoop(): Promise<void> {
+    // Results a previous run owed the server go first: they are older than anything the poll can bring.
+    for (const owed of this.options.journal?.owed(this.options.log) ?? []) {
+      if (this.stopping) return;
+      this.options.log(
+        `link: command ${owed.id} ${owed.result.action}: result of the previous run (${owed.result.code ?? "ok"})`,
+      );
+      if (await this.postResult(owed.id, owed.result, Date.now() + 60_000)) this.options.journal?.settled(owed.id);
+    }
     const backoff = new Backoff(this.options.backoff);
     const wait = Math.min(60, this.options.commandWaitSeconds ?? 25);
     while (!this.stopping) {
@@ -452,6 +463,7 @@ export class Uplink {
       };
     } else {
       const started = performance.now();
+      this.options.journal?.started(command.id, command.request.action, startedAt);
       try {
         result = await this.executor.execute(command.request);
       } catch (error) {
@@ -470,21 +482,31 @@ export class Uplink {
     this.options.log(
       `link: command ${command.id} ${command.request.action}: ${result.ok ? "ok" : `failed (${result.code ?? "?"})`}`,
     );
-    const backoff = new Backoff(this.options.backoff);
-    const path = ROUTES.commandResult.path.replace(":id", encodeURIComponent(command.id));
+    this.options.journal?.finished(command.id, result);
     const until = Math.max(Number.isFinite(deadline) ? deadline : 0, Date.now() + 60_000);
+    if (await this.postResult(command.id, result, until)) this.options.journal?.settled(command.id);
+  }
+
+  /**
+   * Posts a command's result, retrying until `until`. True once the server has answered for good: 2xx (recorded)
+   * or 4xx (it will never take it: timed out, unknown command). False when it could not be told in time, so
+   * the journal keeps the result for the next start.
+   */
+  private async postResult(id: string, result: ActionResult, until: number): Promise<boolean> {
+    const backoff = new Backoff(this.options.backoff);
+    const path = ROUTES.commandResult.path.replace(":id", encodeURIComponent(id));
     while (!this.stopSignal.signal.aborted && Date.now() < until) {
       try {
         const response = await this.options.client.request("POST", path, {
           body: result,
           signal: this.stopSignal.signal,
         });
-        // 2xx: recorded; 4xx: the server will never take it (timed out, unknown command): stop trying.
-        if (response.status < 500) return;
+        if (response.status < 500) return true;
       } catch (error) {
         if (!(error instanceof LinkNetworkError)) throw error;
       }
       await pause(backoff.next(), this.stopSignal.signal);
     }
+    return false;
   }
 }

@@ -228,6 +228,11 @@ export class LinuxAgent {
   /** The addon when the native sensors run (root): reads the sockets behind audit's connect/accept. */
   private addon: SocketsAddon | undefined;
   private fromSocket = 0;
+  /**
+   * The local end of each listening socket read so far, by pid and fd, until the process's exit is reported:
+   * a server that closes its listener right after its last accepts (or exits) is read too late for them.
+   */
+  private readonly listenerEnds = new Map<number, Map<number, Endpoint>>();
 
   constructor(options: LinuxAgentOptions) {
     this.options = options;
@@ -487,6 +492,8 @@ export class LinuxAgent {
       const exit = this.exits[i]!;
       if (!all && exit.atMs > due) break;
       this.emit(processTerminationEvent(this.ctx, exit.node, exit.time, exit.raw));
+      // Its audit records are in by now (that is what the delay waits for); the pid may be reused next.
+      this.listenerEnds.delete(exit.node.pid);
     }
     this.exits.splice(0, i);
     if (this.exits.length > 0 && this.exitTimer === undefined && !this.stopping)
@@ -607,7 +614,7 @@ export class LinuxAgent {
     let socket = readSocket && call.fd !== undefined ? this.readSocket(call.pid, call.fd, call.remote) : undefined;
     const listener =
       call.listenerFd !== undefined && (socket === undefined || call.remote === undefined)
-        ? this.readSocket(call.pid, call.listenerFd, undefined)?.local
+        ? this.listenerEnd(call.pid, call.listenerFd)
         : undefined;
     // accept4(fd, NULL, NULL) (libuv's, so every Node server's) leaves audit without the peer, and the fd it
     // returned may already hold another socket: a server that closes at once and then connects somewhere
@@ -629,6 +636,16 @@ export class LinuxAgent {
       },
       Date.now(),
     );
+  }
+
+  /** A listening socket's local end: read now, or as last read while the process still held it. */
+  private listenerEnd(pid: number, fd: number): Endpoint | undefined {
+    const local = this.readSocket(pid, fd, undefined)?.local;
+    let known = this.listenerEnds.get(pid);
+    if (local === undefined) return known?.get(fd);
+    if (known === undefined) this.listenerEnds.set(pid, (known = new Map<number, Endpoint>()));
+    known.set(fd, local);
+    return local;
   }
 
   /**

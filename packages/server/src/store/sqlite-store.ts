@@ -810,9 +810,7 @@ export class SqliteStore implements Store {
           : batches.map((batch) => this.ingestInSavepoint(batch, inputs)),
       );
     } catch (error) {
-      // Logsources and seqs of the rolled-back transaction are gone again.
-      this.loadLogsources();
-      this.lastSeq = after;
+      this.forgetRolledBack(after);
       if (batches.length === 1) return [{ status: "rejected", reason: error }];
       throw error;
     }
@@ -833,12 +831,17 @@ export class SqliteStore implements Store {
     } catch (error) {
       // SQLite ended the whole transaction (it does on SQLITE_FULL and IOERR): the group fails with it.
       if (!this.conn.db.isTransaction) throw error;
-      // Logsources and seqs of the rolled-back savepoint are gone again; the group goes on.
-      this.lastSeq = seqBefore;
+      // The group goes on without this batch.
+      this.forgetRolledBack(seqBefore);
       if (inputs !== undefined) inputs.length = inputsBefore;
-      this.loadLogsources();
       return { status: "rejected", reason: error };
     }
+  }
+
+  /** After a rollback: the logsources and seqs it took are gone again, back to `seq`. */
+  private forgetRolledBack(seq: number): void {
+    this.loadLogsources();
+    this.lastSeq = seq;
   }
 
   private ingestOne(batch: IngestBatchInput, inputs: IndexInputs | undefined): IngestResult {

@@ -114,7 +114,11 @@ export function auditEventToSigma(ctx: Pick<NormaliseContext, "host">, event: Au
     time: new Date(Math.round(event.time * 1000)).toISOString(),
     host: ctx.host,
     logsource: { product: "linux", service: "auditd" },
-    fields,
+    // A copy: V8 turns an object that gets more than a dozen properties by computed key into a hash table,
+    // whose Object.keys/values (each event meets the rules' prefilter through them) sort its ~50 keys on every
+    // call; the spread builds an ordinary object. Measured on an execve event: keys + values 15 → 0.6 µs,
+    // JSON.stringify 12 → 8 µs, for ~2 µs of copying.
+    fields: { ...fields },
     raw,
   };
 }

@@ -7,8 +7,8 @@
  * EXEC_SPAWNER) so the counter does not slow them down. Latency probes are execs whose command line carries
  * the wall-clock time in ms (performance.timeOrigin + now() here, Time::HiRes::time in the spawner: the same
  * clock in every process) at which the workload started them; a rule in a temporary rules dir alerts on them.
- * RING3_BENCH_SECONDS changes the storm length (default 10); RING3_BENCH_STORMS=exec,connect runs only those storms. The agent runs with the node flags of
- * ring3-agent.service's ExecStart, as deployed.
+ * RING3_BENCH_SECONDS changes the storm length (default 10); RING3_BENCH_STORMS=exec,connect runs only those
+ * storms. The agent runs with the nice value and node flags of ring3-agent.service, as deployed.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -231,7 +231,7 @@ class AgentUnderTest {
 
   constructor(
     repo: string,
-    nodeFlags: readonly string[],
+    launch: ServiceLaunch,
     config: string,
     rules: string,
     execMarker: string,
@@ -243,12 +243,23 @@ class AgentUnderTest {
     this.fileDir = fileDir;
     this.probeRuleId = probeRuleId;
     const cli = join(repo, "packages", "cli", "bin", "ring3.js");
+    // nice(1) execs node in its own process: the pid, and so /proc/<pid>, is the agent's.
     this.child = spawn(
-      process.execPath,
-      [...nodeFlags, cli, "agent", "--stdout", "--config", config, "--rules", rules],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      "nice",
+      [
+        "-n",
+        String(launch.nice),
+        process.execPath,
+        ...launch.nodeFlags,
+        cli,
+        "agent",
+        "--stdout",
+        "--config",
+        config,
+        "--rules",
+        rules,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
     this.exited = new Promise((done) => this.child.once("exit", (code) => done(code)));
     let stderr = "";
@@ -473,16 +484,8 @@ async function bench(
     console.log(`agent off  ${storm.padEnd(10)} ${fmtRates(off.get(storm)!.throughput)}`);
   }
 
-  const nodeFlags = serviceNodeFlags(repo);
-  const agent = new AgentUnderTest(
-    repo,
-    nodeFlags,
-    join(temp, "agent.yaml"),
-    rulesDir,
-    execMarker,
-    fileDir,
-    probeRuleId,
-  );
+  const launch = serviceLaunch(repo);
+  const agent = new AgentUnderTest(repo, launch, join(temp, "agent.yaml"), rulesDir, execMarker, fileDir, probeRuleId);
   setAgent(agent);
   await agent.started();
   await sleep(3000);
@@ -494,7 +497,7 @@ async function bench(
   // The agent watches the whole host: what other processes did meanwhile is part of "idle".
   const idleEvents = agent.counts.lines - idleLines0 - (agent.healthLines - idleHealth0);
   console.log(
-    `agent on   idle       ${idlePct.toFixed(2)} % CPU over ${STORM_MS / 1000} s (node ${nodeFlags.join(" ")}), while the host's other processes made ${idleEvents} events`,
+    `agent on   idle       ${idlePct.toFixed(2)} % CPU over ${STORM_MS / 1000} s (nice ${launch.nice}, node ${launch.nodeFlags.join(" ")}), while the host's other processes made ${idleEvents} events`,
   );
 
   let peakRss = 0;
@@ -689,11 +692,17 @@ async function bench(
   console.log(`\n${verdicts.length - misses} PASS, ${misses} MISS`);
 }
 
-/** The node flags ring3-agent.service starts the agent with (`ExecStart=…/node <flags> …/ring3.js agent …`). */
-function serviceNodeFlags(repo: string): string[] {
+type ServiceLaunch = { readonly nice: number; readonly nodeFlags: readonly string[] };
+
+/**
+ * How ring3-agent.service starts the agent: its `Nice=` (a storm that saturates the host must not starve the
+ * sensor: detection latency is measured under it) and the node flags of `ExecStart=…/node <flags> …/ring3.js agent …`.
+ */
+function serviceLaunch(repo: string): ServiceLaunch {
   const unit = readFileSync(join(repo, "packages", "agent", "ring3-agent.service"), "utf8");
   const flags = /^ExecStart=\S+\/node((?: --\S+)*) \S+ring3\.js agent/m.exec(unit)?.[1] ?? "";
-  return flags.split(" ").filter((flag) => flag !== "");
+  const nice = Number(/^Nice=(-?\d+)$/m.exec(unit)?.[1] ?? 0);
+  return { nice, nodeFlags: flags.split(" ").filter((flag) => flag !== "") };
 }
 
 function fmtRates(rates: Record<string, number>): string {

@@ -7,24 +7,32 @@ export type PathFilterOptions = {
   readonly exclude?: readonly string[];
 };
 
-const under = (path: string, prefix: string): boolean =>
-  prefix === "/" || path === prefix || path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
+/** A prefix as compared: itself, and with the separator that must follow it in a longer path. */
+type Prefix = { readonly path: string; readonly dir: string };
+
+const prefix = (path: string): Prefix => ({ path, dir: path.endsWith("/") ? path : `${path}/` });
+
+// Every file event meets the filter: the prefixes are prepared once, and the loops allocate nothing.
+function anyUnder(path: string, prefixes: readonly Prefix[]): boolean {
+  for (const p of prefixes) if (p.path === "/" || path === p.path || path.startsWith(p.dir)) return true;
+  return false;
+}
 
 export class PathFilter {
-  private readonly include: readonly string[];
-  private readonly exclude: string[];
+  private readonly include: readonly Prefix[];
+  private readonly exclude: Prefix[];
 
   constructor(options: PathFilterOptions = {}) {
-    this.include = options.include ?? ["/"];
-    this.exclude = [...(options.exclude ?? [])];
+    this.include = (options.include ?? ["/"]).map(prefix);
+    this.exclude = (options.exclude ?? []).map(prefix);
   }
 
   /** Adds an exclusion, e.g. the agent's own output file. */
-  addExclude(prefix: string): void {
-    if (!this.exclude.includes(prefix)) this.exclude.push(prefix);
+  addExclude(path: string): void {
+    if (!this.exclude.some((p) => p.path === path)) this.exclude.push(prefix(path));
   }
 
   accepts(path: string): boolean {
-    return this.include.some((p) => under(path, p)) && !this.exclude.some((p) => under(path, p));
+    return anyUnder(path, this.include) && !anyUnder(path, this.exclude);
   }
 }

@@ -211,6 +211,17 @@ export class LinuxAgent {
   /** How many file events of each pid are waiting for its fork notification (see `onFanotify`). */
   private readonly waitingFileEvents = new Map<number, number>();
   private readonly waitingBatches = new Set<FanotifyEvent[]>();
+  /**
+   * Per pid, the connector's execs less audit's execves: above 0, the process has exec'd and the tree still
+   * holds the image its fork copied, until kauditd delivers the execve (it lags fanotify, which queues the
+   * event in the writer's own syscall, whenever the host is busy). Below 0 when audit came first.
+   */
+  private readonly execsAwaitingAudit = new Map<number, number>();
+  /**
+   * Date.now() at each process's fork notification, until its exec (from either sensor) or exit: the connector
+   * can hand over a fork in one batch and the exec that follows it in the next, after fanotify's event.
+   */
+  private readonly forksAwaitingExec = new Map<number, number>();
   private bootTime = 0;
   private events = 0;
   private counter = 0;
@@ -494,6 +505,8 @@ export class LinuxAgent {
       this.emit(processTerminationEvent(this.ctx, exit.node, exit.time, exit.raw));
       // Its audit records are in by now (that is what the delay waits for); the pid may be reused next.
       this.listenerEnds.delete(exit.node.pid);
+      this.execsAwaitingAudit.delete(exit.node.pid);
+      this.forksAwaitingExec.delete(exit.node.pid);
     }
     this.exits.splice(0, i);
     if (this.exits.length > 0 && this.exitTimer === undefined && !this.stopping)
@@ -513,12 +526,16 @@ export class LinuxAgent {
       switch (event.kind) {
         case "fork":
           // Threads are forks with child_pid != child_tgid; only new processes enter the tree.
-          if (event.childPid === event.childTgid)
+          if (event.childPid === event.childTgid) {
             this.tree.fork(event.parentTgid, event.childTgid, monotonicToIso(event.timestampMs));
+            this.forksAwaitingExec.set(event.childTgid, Date.now());
+          }
           break;
         case "exec":
           if (this.auditSource?.execveAudited !== true)
             void this.execFromProc(event.tgid, monotonicToIso(event.timestampMs));
+          else this.countExec(event.tgid, 1);
+          this.forksAwaitingExec.delete(event.tgid);
           break;
         case "exit":
           if (event.pid === event.tgid) {
@@ -781,11 +798,16 @@ export class LinuxAgent {
   /**
    * File events of a process the tree does not know and /proc no longer shows (it wrote and exited before the
    * connector's fork notification was read) wait once, briefly, for that notification, so the event still
-   * carries the writer's image and ancestry. Then they go out whatever the tree knows.
+   * carries the writer's image and ancestry; so do those of a process whose exec may not have been read yet
+   * (`sh -c 'echo > f'` would otherwise write f as its parent's image): audit's execve lags the connector's
+   * exec, which can lag the fork. Then they go out whatever the tree knows, and that process is not waited
+   * for again.
    */
-  private onFanotify(events: readonly FanotifyEvent[], retry = false): void {
-    const time = new Date().toISOString();
+  private onFanotify(events: readonly FanotifyEvent[], retry = false, readAt?: string): void {
+    // fanotify records carry no time: an event's is when it was read, also when it waited.
+    const time = readAt ?? new Date().toISOString();
     const waiting: FanotifyEvent[] = [];
+    let waitMs = UNKNOWN_PROCESS_WAIT_MS;
     for (const event of events) {
       // The agent's own file activity (rules loading, hashing) is not what it watches for.
       if (event.pid === process.pid || event.pid <= 0) continue;
@@ -795,11 +817,18 @@ export class LinuxAgent {
         const left = (this.waitingFileEvents.get(event.pid) ?? 1) - 1;
         if (left > 0) this.waitingFileEvents.set(event.pid, left);
         else this.waitingFileEvents.delete(event.pid);
+        if ((this.execsAwaitingAudit.get(event.pid) ?? 0) > 0) this.execsAwaitingAudit.delete(event.pid);
+        this.forksAwaitingExec.delete(event.pid);
         this.onFileEvent(event, paths, time);
       } else if (this.waitingFileEvents.has(event.pid) || !this.ensureKnown(event.pid)) {
         // A later event of a pid whose earlier ones wait queues behind them: its CLOSE_WRITE handled before
         // the waiting CREATE would be reported as a second write of the file.
         this.waitingFileEvents.set(event.pid, (this.waitingFileEvents.get(event.pid) ?? 0) + 1);
+        waiting.push(event);
+      } else if (this.execMayBeOnItsWay(event.pid)) {
+        // As long as a process_termination waits for the same execve.
+        waitMs = EXIT_DELAY_MS;
+        this.waitingFileEvents.set(event.pid, 1);
         waiting.push(event);
       } else this.onFileEvent(event, paths, time);
     }
@@ -808,8 +837,8 @@ export class LinuxAgent {
       const timer = setTimeout(() => {
         this.timers = this.timers.filter((t) => t !== timer);
         this.waitingBatches.delete(waiting);
-        this.onFanotify(waiting, true);
-      }, UNKNOWN_PROCESS_WAIT_MS);
+        this.onFanotify(waiting, true, time);
+      }, waitMs);
       this.timers.push(timer);
     }
   }
@@ -890,6 +919,20 @@ export class LinuxAgent {
     return this.fanotify.marks(`${Number.parseInt(match[1]!, 16)}:${Number.parseInt(match[2]!, 16)}`);
   }
 
+  /** Whether the tree may still hold the image `pid`'s fork copied, with its exec not yet read. */
+  private execMayBeOnItsWay(pid: number): boolean {
+    if ((this.execsAwaitingAudit.get(pid) ?? 0) > 0) return true;
+    const forkedAt = this.forksAwaitingExec.get(pid);
+    return forkedAt !== undefined && Date.now() - forkedAt < EXIT_DELAY_MS;
+  }
+
+  /** Notes a connector exec (+1) or an audit execve (-1) of `pid` (see `execsAwaitingAudit`). */
+  private countExec(pid: number, delta: number): void {
+    const balance = (this.execsAwaitingAudit.get(pid) ?? 0) + delta;
+    if (balance === 0) this.execsAwaitingAudit.delete(pid);
+    else this.execsAwaitingAudit.set(pid, balance);
+  }
+
   private execFromAudit(event: AuditEvent, time: string): ProcessNode | undefined {
     const syscall = event.records.find((r) => r.type === 1300);
     if (
@@ -904,6 +947,8 @@ export class LinuxAgent {
       value === undefined || !/^\d+$/.test(value) ? undefined : Number(value);
     const pid = number(syscall.fields.pid);
     if (pid === undefined) return undefined;
+    this.countExec(pid, -1);
+    this.forksAwaitingExec.delete(pid);
     return this.tree.exec(pid, time, {
       image: syscall.fields.exe,
       argv,

@@ -85,23 +85,24 @@ const PARENT_PROCESS_ID = INDEXED_FIELDS.length - 1;
 
 /**
  * What the index needs of stored events, packed flat, INPUT_STRIDE slots an event: seq, host number, logsource
- * category, time (ms), then its INDEXED_FIELDS values in order (null when absent). Ingest hands these to the
- * worker thread, and a flat array of primitives crosses postMessage several times cheaper than an object (and
- * an array) per event: structured clone writes and reads every object's property names.
+ * id, logsource category, time (ms), then its INDEXED_FIELDS values in order (null when absent). Ingest hands
+ * these to the worker thread, and a flat array of primitives crosses postMessage several times cheaper than an
+ * object (and an array) per event: structured clone writes and reads every object's property names.
  */
 export type IndexInputs = unknown[];
-const INPUT_STRIDE = 4 + INDEXED_FIELDS.length;
+const INPUT_STRIDE = 5 + INDEXED_FIELDS.length;
 
 /** Appends the index input of an event as ingest has it, so the index need not read the event back. */
 export function pushIndexInput(
   inputs: IndexInputs,
   seq: number,
   hostNo: number,
+  logsourceId: number,
   category: string,
   timeMs: number,
   fields: Readonly<Record<string, unknown>>,
 ): void {
-  inputs.push(seq, hostNo, category, timeMs);
+  inputs.push(seq, hostNo, logsourceId, category, timeMs);
   for (const field of INDEXED_FIELDS) inputs.push(fields[field] ?? null);
 }
 
@@ -139,6 +140,7 @@ export class EventIndexWriter {
   private readonly insertValueText: StatementSync;
   private readonly saveValue: StatementSync;
   private readonly insertDay: StatementSync;
+  private readonly insertTime: StatementSync;
   private readonly setState: StatementSync;
   private readonly insertTerms = new Map<number, StatementSync>();
   /**
@@ -169,6 +171,7 @@ export class EventIndexWriter {
     this.insertValueText = writer(db, `INSERT INTO ${s}.field_values_text (rowid, value) VALUES (?, ?)`);
     this.saveValue = writer(db, `UPDATE ${s}.field_values SET last_day = ?, count = ?, frequent = ? WHERE id = ?`);
     this.insertDay = writer(db, `INSERT OR IGNORE INTO ${s}.index_days (day) VALUES (?)`);
+    this.insertTime = writer(db, `INSERT INTO ${s}.event_times (time_ms, seq, logsource_id) VALUES (?, ?, ?)`);
     this.setState = writer(db, `INSERT OR REPLACE INTO ${s}.index_state (key, value) VALUES (?, ?)`);
     this.indexedSeq = this.savedSeq();
     this.warmCache();
@@ -211,23 +214,36 @@ export class EventIndexWriter {
     if (rows.length === 0) return 0;
     const inputs: IndexInputs = [];
     for (const row of rows) {
-      inputs.push(row.seq, row.host_no, this.category(row.logsource_id), row.time_ms);
+      inputs.push(row.seq, row.host_no, row.logsource_id, this.category(row.logsource_id), row.time_ms);
       for (const value of JSON.parse(row.indexed) as unknown[]) inputs.push(value);
     }
-    this.index(inputs);
+    this.index([inputs]);
     return rows.length;
   }
 
-  /** Indexes events handed over by ingest (in seq order, right after the watermark) in one transaction. */
-  index(inputs: readonly unknown[]): void {
-    const last = lastInputSeq(inputs);
-    if (last === undefined) return;
+  /**
+   * Indexes events handed over by ingest (in seq order, right after the watermark) in one transaction: packed
+   * inputs of consecutive batches, each as it came (joining them would copy every slot).
+   */
+  index(batches: readonly (readonly unknown[])[]): void {
+    const last = batches.findLast((inputs) => inputs.length > 0);
+    const lastSeq = last === undefined ? undefined : lastInputSeq(last);
+    if (lastSeq === undefined) return;
     const changed = new Set<ValueEntry>();
+    const times: [timeMs: number, seq: number, logsourceId: number][] = [];
     this.inTransaction(() => {
-      for (let at = 0; at < inputs.length; at += INPUT_STRIDE) this.indexEvent(inputs, at, changed);
+      for (const inputs of batches) {
+        for (let at = 0; at < inputs.length; at += INPUT_STRIDE) {
+          times.push([inputs[at + 4] as number, inputs[at] as number, inputs[at + 2] as number]);
+          this.indexEvent(inputs, at, changed);
+        }
+      }
+      // In key order: the batches' events interleave in time, and each insert then lands next to the last.
+      times.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      for (const [timeMs, seq, logsourceId] of times) this.insertTime.run(timeMs, seq, logsourceId);
       for (const entry of changed) this.save(entry);
-      this.setState.run("indexed_seq", String(last));
-      this.indexedSeq = last;
+      this.setState.run("indexed_seq", String(lastSeq));
+      this.indexedSeq = lastSeq;
     });
   }
 
@@ -235,9 +251,9 @@ export class EventIndexWriter {
   private indexEvent(inputs: readonly unknown[], at: number, changed: Set<ValueEntry>): void {
     const seq = inputs[at] as number;
     const hostNo = inputs[at + 1] as number;
-    const category = inputs[at + 2] as string;
-    const day = dayOf(inputs[at + 3] as number);
-    const first = at + 4;
+    const category = inputs[at + 3] as string;
+    const day = dayOf(inputs[at + 4] as number);
+    const first = at + 5;
     const terms: string[] = [];
     for (let i = 0; i < PROCESS_ID; i += 1) {
       const value = inputs[first + i];
@@ -321,11 +337,12 @@ export class EventIndexWriter {
     }
   }
 
-  private inTransaction(work: () => void): void {
+  private inTransaction<T>(work: () => T): T {
     this.db.exec("BEGIN");
     try {
-      work();
+      const result = work();
       this.db.exec("COMMIT");
+      return result;
     } catch (error) {
       this.db.exec("ROLLBACK");
       // Ids, counts, days and tables recorded inside the rolled-back transaction no longer hold.
@@ -340,10 +357,10 @@ export class EventIndexWriter {
   }
 
   /**
-   * After retention: drops the terms of the days before `beforeMs`'s (whole tables: no row-by-row deletes)
-   * and the values last seen before that day, in slices, one transaction each, so the indexer never stalls
-   * for long. The terms of deleted events on the boundary day stay until their day goes: a search joins
-   * terms to events, so they match nothing. Returns the days dropped.
+   * After retention: drops the terms of the days before `beforeMs`'s (whole tables: no row-by-row deletes),
+   * the values last seen before that day and the event times before `beforeMs`, in slices, one transaction
+   * each, so the indexer never stalls for long. The terms of deleted events on the boundary day stay until
+   * their day goes: a search joins terms to events, so they match nothing. Returns the days dropped.
    */
   purge(beforeMs: number): number {
     const s = this.schema;
@@ -371,6 +388,11 @@ export class EventIndexWriter {
         }
       });
     }
+    const deleteTimes = writer(
+      this.db,
+      `DELETE FROM ${s}.event_times WHERE (time_ms, seq) IN (SELECT time_ms, seq FROM ${s}.event_times WHERE time_ms < ? ORDER BY time_ms LIMIT 20000)`,
+    );
+    while (this.inTransaction(() => deleteTimes.run(beforeMs).changes) !== 0n);
     this.young = fieldMaps();
     this.old = fieldMaps();
     this.youngSize = 0;

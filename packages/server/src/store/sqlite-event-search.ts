@@ -324,7 +324,12 @@ function newestFirst(a: Row, b: Row): number {
 
 const SCAN_CHUNK = 2000;
 
-/** Walks an events index newest first, testing every condition in SQL, until limit+1 hits or the budget. */
+/**
+ * Walks events newest first, testing every condition in SQL, until limit+1 hits or the budget. A host's events
+ * are walked through (host_no, time_ms); otherwise the index's event_times (by logsource when the search names
+ * one) holds the order of the events up to its watermark, and the events past it (a rowid range, at most
+ * MAX_INDEX_LAG of them while the index keeps up) are scanned and merged as in indexedSearch.
+ */
 function scanSearch(
   ctx: EventSearchContext,
   bounds: Bounds,
@@ -334,30 +339,37 @@ function scanSearch(
   hostNo: number | undefined,
   logsourceIds: readonly number[] | undefined,
 ): PageResult<StoredEvent> {
-  // The driving index, and the one condition it answers itself; every other one is tested per row.
-  let index: string;
+  // The walk, and the one condition it answers itself; every other one is tested per row.
+  let from: string;
   let driverSql: Sql;
   let rest: Sql[];
+  let tailFrom: number | undefined;
   if (hostNo !== undefined) {
-    index = "events_host_time";
+    from = "events e INDEXED BY events_host_time";
     driverSql = { sql: "e.host_no = ?", params: [hostNo] };
     rest = scope.slice(1);
-  } else if (logsourceIds?.length === 1) {
-    index = "events_logsource_time";
-    driverSql = { sql: "e.logsource_id = ?", params: [logsourceIds[0] as number] };
-    rest = [];
   } else {
-    index = "events_time";
-    driverSql = { sql: "1", params: [] };
-    rest = [...scope];
+    tailFrom = ctx.indexedSeq();
+    // CROSS JOIN: event_times drives, the events are looked up by rowid.
+    if (logsourceIds?.length === 1) {
+      from = "event_times t INDEXED BY event_times_logsource CROSS JOIN events e ON e.seq = t.seq";
+      driverSql = { sql: "t.logsource_id = ?", params: [logsourceIds[0] as number] };
+      rest = [];
+    } else {
+      from = "event_times t CROSS JOIN events e ON e.seq = t.seq";
+      driverSql = { sql: "1", params: [] };
+      rest = [...scope];
+    }
   }
+  // The keyset in the walked table's own columns, so that its order needs no sort.
+  const w = tailFrom === undefined ? "e" : "t";
   const hit = and([...rest, ...filters]);
   const statement = ctx.conn.stmt(
-    `SELECT e.seq, e.time_ms, ${hit.sql} AS hit FROM events e INDEXED BY ${index}
-     WHERE ${driverSql.sql} AND e.time_ms >= ? AND e.time_ms <= ? AND (e.time_ms < ? OR e.seq < ?)
-     ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?`,
+    `SELECT e.seq, e.time_ms, ${hit.sql} AS hit FROM ${from}
+     WHERE ${driverSql.sql} AND ${w}.time_ms >= ? AND ${w}.time_ms <= ? AND (${w}.time_ms < ? OR ${w}.seq < ?)
+     ORDER BY ${w}.time_ms DESC, ${w}.seq DESC LIMIT ?`,
   );
-  const hits: { seq: number; time_ms: number }[] = [];
+  let hits: { seq: number; time_ms: number }[] = [];
   let position = { ms: bounds.cursorMs, seq: bounds.cursorSeq };
   let scanned = 0;
   let exhausted = false;
@@ -383,6 +395,25 @@ function scanSearch(
     if (rows.length < chunk) {
       exhausted = hits.length <= limit;
       break;
+    }
+  }
+  if (tailFrom !== undefined) {
+    // The unindexed events the walk would have met: all of them when it got to the end, else those after
+    // (newer than) where it stopped; the older ones are the next page's.
+    const all = and([...scope, ...filters, timeSql("e.time_ms", "e.seq", bounds)]);
+    const tail = ctx.conn.all<{ seq: number; time_ms: number }>(
+      `SELECT e.seq, e.time_ms FROM events e NOT INDEXED WHERE e.seq > ? AND ${all.sql}
+       ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?`,
+      tailFrom,
+      ...all.params,
+      limit + 1,
+    );
+    const reached = exhausted
+      ? tail
+      : tail.filter((t) => t.time_ms > position.ms || (t.time_ms === position.ms && t.seq >= position.seq));
+    if (reached.length > 0) {
+      hits = [...hits, ...reached].sort((a, b) => b.time_ms - a.time_ms || b.seq - a.seq);
+      if (hits.length > limit) exhausted = false;
     }
   }
   const page = hits.slice(0, limit);

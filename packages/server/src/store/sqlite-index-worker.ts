@@ -111,15 +111,18 @@ function indexBatches(indexer: EventIndexWriter): boolean {
     batches.shift();
   }
   if (batches[0]?.after !== indexer.indexedSeq) return false;
-  const inputs: IndexInputs = [];
-  while (batches.length > 0 && inputCount(inputs) < data.chunk) {
+  const chunk: IndexInputs[] = [];
+  let events = 0;
+  let after = indexer.indexedSeq;
+  while (batches.length > 0 && events < data.chunk) {
     const next = batches[0];
-    if (next === undefined) break;
-    if (next.after !== (lastInputSeq(inputs) ?? indexer.indexedSeq)) break;
-    for (const slot of next.inputs) inputs.push(slot);
+    if (next === undefined || next.after !== after) break;
+    chunk.push(next.inputs);
+    events += inputCount(next.inputs);
+    after = lastInputSeq(next.inputs) ?? after;
     batches.shift();
   }
-  indexer.index(inputs);
+  indexer.index(chunk);
   return true;
 }
 

@@ -95,11 +95,13 @@ const RETENTION_CHUNK = 5000;
 const SQLITE_WAL_AUTOCHECKPOINT = 1000;
 const MAX_WORKER_BACKOFF_MS = 60_000;
 /**
- * 16 KiB pages rather than SQLite's 4 KiB: a batch's events land all over the (time_ms) and
- * (logsource_id, time_ms) indexes, and larger pages mean fewer pages (WAL frames) per commit, fewer splits
+ * 16 KiB pages rather than SQLite's 4 KiB: a batch's events land all over the fleet-wide (time_ms) and
+ * (logsource_id, time_ms) orders, and larger pages mean fewer pages (WAL frames) per commit, fewer splits
  * and shallower trees. In `npm run bench:ingest -- --events 1000000` (runs alternated with 4 KiB ones) the
  * main thread's CPU an event, its JSON parse aside, fell from ~19.5 to ~16.5 µs; 32 KiB gained nothing more.
- * Searches read whole pages too, so larger is not free: their p95 stayed within a few ms.
+ * (Those orders were indexes of the events then; they are the index database's event_times now, written by
+ * the index worker with the same page size: sqlite-schema.ts.) Searches read whole pages too, so larger is
+ * not free: their p95 stayed within a few ms.
  */
 const PAGE_SIZE = 16_384;
 /** The WAL size (in pages: 40 MiB) past which the store checkpoints itself while the index worker runs. */
@@ -897,7 +899,7 @@ export class SqliteStore implements Store {
         events += 1;
         this.lastSeq = seq;
         if (inputs !== undefined)
-          pushIndexInput(inputs, seq, host.no, event.logsource.category ?? "", timeMs, event.fields);
+          pushIndexInput(inputs, seq, host.no, logsourceId, event.logsource.category ?? "", timeMs, event.fields);
       }
     }
     if (events > 0) {
@@ -908,10 +910,14 @@ export class SqliteStore implements Store {
     const newAlerts: Alert[] = [];
     let alerts = 0;
     if (batch.alerts.length > 0) {
-      const batchEvents = new Map(batch.events.map((e) => [e.id, e]));
+      // Built on the first lookup (a suppression by field): most batches never need it, and it costs a
+      // tenth of the storing of their events.
+      let batchEvents: Map<string, WireEvent> | undefined;
       const suppressions = this.activeSuppressions(receivedMs);
       for (const alert of batch.alerts) {
-        const recorded = this.recordAlert(host, alert, suppressions, (id) => batchEvents.get(id));
+        const recorded = this.recordAlert(host, alert, suppressions, (id) =>
+          (batchEvents ??= new Map(batch.events.map((e) => [e.id, e]))).get(id),
+        );
         if (recorded === undefined) continue;
         alerts += 1;
         if (recorded.created && !recorded.suppressed) newAlerts.push(this.alertByNo(recorded.no));
@@ -1648,13 +1654,40 @@ export class SqliteStore implements Store {
     return { main: used("main"), index: used("ix") };
   }
 
-  /** Deletes up to `count` of the oldest events matching `olderThanMs` (or the oldest at all), one transaction. */
-  private deleteOldestEvents(count: number, olderThanMs: number): number {
+  /**
+   * Deletes up to `count` of the oldest events before `olderThanMs` (or the oldest at all), one transaction;
+   * moves `from` past them. The fleet-wide time order is the index's event_times (sqlite-schema.ts) merged with
+   * the events it has not reached (past its watermark: a rowid range). Its rows of deleted events stay until
+   * the index purges them: the join skips them, and `from` (where this run's previous slice stopped) keeps a
+   * run from walking its own again.
+   */
+  private deleteOldestEvents(count: number, olderThanMs: number, from: { ms: number; seq: number }): number {
     return this.conn.transaction(() => {
-      const deleted = this.conn.run(
-        `DELETE FROM events WHERE seq IN (SELECT seq FROM events INDEXED BY events_time WHERE time_ms < ? ORDER BY time_ms LIMIT ?)`,
+      const oldest = this.conn.all<{ seq: number; time_ms: number }>(
+        `SELECT seq, time_ms FROM (
+           SELECT * FROM (
+             SELECT t.seq, t.time_ms FROM ix.event_times t JOIN events e ON e.seq = t.seq
+             WHERE t.time_ms < ?1 AND (t.time_ms > ?2 OR (t.time_ms = ?2 AND t.seq > ?3))
+             ORDER BY t.time_ms, t.seq LIMIT ?4)
+           UNION ALL
+           SELECT seq, time_ms FROM events NOT INDEXED
+           WHERE seq > (SELECT coalesce(max(value + 0), 0) FROM ix.index_state WHERE key = 'indexed_seq') AND time_ms < ?1
+         ) ORDER BY time_ms, seq LIMIT ?4`,
         olderThanMs,
+        from.ms,
+        from.seq,
         count,
+      );
+      const last = oldest[oldest.length - 1];
+      if (last === undefined) return 0;
+      // Unindexed events may be older than `from`; it only moves on.
+      if (last.time_ms > from.ms || (last.time_ms === from.ms && last.seq > from.seq)) {
+        from.ms = last.time_ms;
+        from.seq = last.seq;
+      }
+      const deleted = this.conn.run(
+        "DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))",
+        JSON.stringify(oldest.map((row) => row.seq)),
       ).changes;
       if (deleted > 0) this.conn.run("UPDATE counters SET value = value - ? WHERE name = 'events'", deleted);
       return deleted;
@@ -1675,8 +1708,9 @@ export class SqliteStore implements Store {
     const nowMs = requireIsoTime(now, "now");
     const cutoff = nowMs - policy.maxAgeDays * DAY_MS;
     let eventsDeleted = 0;
+    const from = { ms: -Number.MAX_SAFE_INTEGER, seq: 0 };
     for (;;) {
-      const deleted = this.deleteOldestEvents(RETENTION_CHUNK, cutoff);
+      const deleted = this.deleteOldestEvents(RETENTION_CHUNK, cutoff, from);
       eventsDeleted += deleted;
       if (deleted < RETENTION_CHUNK) break;
       await nextTurn();
@@ -1707,6 +1741,7 @@ export class SqliteStore implements Store {
       const deleted = this.deleteOldestEvents(
         Math.min(Math.max(excess, 100), RETENTION_CHUNK),
         Number.MAX_SAFE_INTEGER,
+        from,
       );
       eventsDeleted += deleted;
       if (deleted === 0) break;
@@ -1714,7 +1749,10 @@ export class SqliteStore implements Store {
       this.open();
     }
     if (eventsDeleted > 0) {
-      const oldest = this.conn.get<{ t: number | null }>("SELECT min(time_ms) AS t FROM events")?.t;
+      // Each host's oldest through (host_no, time_ms): there is no fleet-wide time index on the events.
+      const oldest = this.conn.get<{ t: number | null }>(
+        "SELECT min((SELECT min(time_ms) FROM events WHERE host_no = h.no)) AS t FROM hosts h",
+      )?.t;
       await this.purgeIndex(oldest ?? Number.MAX_SAFE_INTEGER);
     }
     return { eventsDeleted, alertsDeleted };

@@ -639,11 +639,14 @@ async function bench(
       unaccounted === 0,
     );
     const heavy = storm === "exec+file";
+    // The CPU target holds at the target rates: when the host could not deliver them, the scaled line below
+    // decides instead.
+    const judged = heavy && atTargetRates(b.throughput);
     row(
       `${storm}: agent CPU (one core)`,
-      `${b.cpuPct!.toFixed(1)} %`,
-      heavy ? "< 30 %" : "",
-      heavy ? b.cpuPct! < 30 : undefined,
+      `${b.cpuPct!.toFixed(1)} %${heavy && !judged ? " (below the target rates)" : ""}`,
+      judged ? "< 30 %" : "",
+      judged ? b.cpuPct! < 30 : undefined,
     );
     row(
       `${storm}: agent RSS peak during storm`,
@@ -652,8 +655,9 @@ async function bench(
       heavy ? b.rssMb! < 150 : undefined,
     );
   }
-  // A cross-check of the exec+file storm: the CPU per exec and per file op of the single storms, scaled to the
-  // target rates (the exec storm may fall short of 500/s on a loaded host).
+  // A cross-check of the exec+file storm: the CPU per exec and per file op of the single storms (the exec storm
+  // is the agent's first, so it also pays for compiling the exec path), scaled to the target rates. It is the
+  // verdict only when the exec+file storm fell short of them (a loaded host).
   const perOp = (storm: Storm, category: string, ops: number): number | undefined => {
     const run = on.get(storm);
     const generated = run?.generated?.[category];
@@ -665,11 +669,13 @@ async function bench(
   const fileOpMs = perOp("file", "file_event", FILE_OPS_PER_FILE);
   if (execMs !== undefined && fileOpMs !== undefined) {
     const scaled = ((execMs * EXEC_RATE + fileOpMs * FILE_OPS_RATE) / 1000) * 100;
+    const combined = on.get("exec+file");
+    const decides = combined === undefined || !atTargetRates(combined.throughput);
     row(
       `exec+file scaled to ${EXEC_RATE} exec/s + ${FILE_OPS_RATE} ops/s`,
       `${scaled.toFixed(1)} % (${execMs.toFixed(3)} ms/exec, ${(fileOpMs * 1000).toFixed(1)} µs/file op)`,
-      "< 30 %",
-      scaled < 30,
+      decides ? "< 30 %" : "",
+      decides ? scaled < 30 : undefined,
     );
   }
   row("agent peak RSS (VmHWM, whole run)", `${peak.toFixed(1)} MB`, "< 150 MB", peak < 150);
@@ -703,6 +709,11 @@ function serviceLaunch(repo: string): ServiceLaunch {
   const flags = /^ExecStart=\S+\/node((?: --\S+)*) \S+ring3\.js agent/m.exec(unit)?.[1] ?? "";
   const nice = Number(/^Nice=(-?\d+)$/m.exec(unit)?.[1] ?? 0);
   return { nice, nodeFlags: flags.split(" ").filter((flag) => flag !== "") };
+}
+
+/** Whether a storm ran at 95 % of the target rates or more (exec and file ops; the others have no target). */
+function atTargetRates(throughput: Record<string, number>): boolean {
+  return (throughput.exec ?? 0) >= 0.95 * EXEC_RATE && (throughput.file ?? 0) >= 0.95 * FILE_OPS_RATE;
 }
 
 function fmtRates(rates: Record<string, number>): string {

@@ -305,7 +305,7 @@ function indexedSearch(
   }
   const all = and([...scope, ...filters.map((f) => f.sql), timeSql("e.time_ms", "e.seq", bounds)]);
   const tail = ctx.conn.all(
-    // NOT INDEXED: the tail is a rowid range; walking events_time for the ORDER BY would visit every event.
+    // NOT INDEXED: the tail is a rowid range; walking a time index for the ORDER BY would visit every event.
     `SELECT ${EVENT_COLUMNS} FROM events e NOT INDEXED WHERE e.seq > ? AND ${all.sql}
      ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?`,
     watermark,

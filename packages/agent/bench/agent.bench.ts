@@ -129,19 +129,23 @@ async function connectWorkload(ms: number): Promise<WorkloadResult> {
   process.stdout.write(JSON.stringify({ port }) + "\n");
   const start = performance.now();
   let failed = 0;
+  const localPorts: number[] = [];
   const connects = await paced(
     CONNECT_RATE,
     ms,
     () =>
       new Promise<void>((done) => {
         const socket = createConnection({ host: "127.0.0.1", port });
-        socket.once("connect", () => socket.destroy());
+        socket.once("connect", () => {
+          localPorts.push(socket.localPort ?? 0);
+          socket.destroy();
+        });
         socket.once("error", () => (failed += 1));
         socket.once("close", () => done());
       }),
   );
   await new Promise<void>((done) => server.close(() => done()));
-  return { done: connects - failed, ms: performance.now() - start, extra: { port, failed, accepted } };
+  return { done: connects - failed, ms: performance.now() - start, extra: { port, failed, accepted, localPorts } };
 }
 
 async function workloadMain(kind: string, arg: string, ms: number): Promise<void> {
@@ -165,6 +169,8 @@ type Counts = {
   connect: number;
   /** … of which with the client's local end (SourcePort, Protocol). */
   connectLocal: number;
+  /** The SourcePort of each outbound event (to compare with the client's own local ports). */
+  connectPorts: number[];
   /** The server's accepted connections (inbound network_connection). */
   accept: number;
   /** ConnectionClosed events of the client's connections. */
@@ -179,6 +185,7 @@ const LOSS_COUNTERS: Readonly<Record<string, readonly string[]>> = {
   audit: ["serialLost", "kernelLost", "enobufs", "ringDrops"],
   fanotify: ["overflows", "ringDrops", "unresolved"],
   "sock-diag": ["enobufs", "ringDrops"],
+  connections: ["closesLost"],
 };
 
 /** Every loss counter of a health line, as "sensor.counter" → total. */
@@ -214,6 +221,7 @@ class AgentUnderTest {
     fileDelete: 0,
     connect: 0,
     connectLocal: 0,
+    connectPorts: [],
     accept: 0,
     closed: 0,
     lines: 0,
@@ -322,6 +330,8 @@ class AgentUnderTest {
         if (outbound) {
           this.counts.connect += 1;
           if (line.includes('"Protocol":"tcp"') && line.includes('"SourcePort":')) this.counts.connectLocal += 1;
+          const sourcePort = /"SourcePort":(\d+)/.exec(line)?.[1];
+          if (sourcePort !== undefined) this.counts.connectPorts.push(Number(sourcePort));
         } else if (line.includes('"Initiated":"false"')) this.counts.accept += 1;
       } else if (outbound && line.includes('"EventType":"ConnectionClosed"')) this.counts.closed += 1;
     }
@@ -512,6 +522,7 @@ async function bench(
         fileDelete: agent.counts.fileDelete,
         connect: agent.counts.connect,
         connectLocal: agent.counts.connectLocal,
+        connectPorts: agent.counts.connectPorts.length,
         accept: agent.counts.accept,
         closed: agent.counts.closed,
         loss: lossCounters(agent.health),
@@ -561,6 +572,11 @@ async function bench(
           agent.counts.connectLocal - before.connectLocal,
           done,
         ]);
+        // A connection given another's socket (its fd reused before audit was read) carries that one's port:
+        // each of the client's ports should be reported once.
+        const own = new Set(results.connect.extra?.localPorts as number[] | undefined);
+        const reported = new Set(agent.counts.connectPorts.slice(before.connectPorts).filter((p) => own.has(p)));
+        resolved.push(["network_connection with its own SourcePort (distinct)", reported.size, own.size]);
         agent.port = 0;
       }
       on.set(storm, {

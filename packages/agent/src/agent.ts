@@ -79,6 +79,7 @@ const LOSS_COUNTERS = {
   audit: ["serialLost", "kernelLost", "enobufs", "ringDrops"],
   fanotify: ["overflows", "ringDrops", "unresolved"],
   "sock-diag": ["enobufs", "ringDrops"],
+  connections: ["closesLost"],
 } as const;
 
 export type AgentHealth = {
@@ -141,6 +142,8 @@ export type ConnectionStats = {
   readonly closed: number;
   /** Connections reported and still open. */
   readonly open: number;
+  /** Connections whose close will never be reported (see ConnectionTracker.forgotten and .misread). */
+  readonly closesLost: number;
 };
 
 /** What a connection's events need besides the addresses: the call and who made it. */
@@ -346,6 +349,7 @@ export class LinuxAgent {
         unresolved: this.connections.unpaired,
         closed: this.connections.closed,
         open: this.connections.tracked,
+        closesLost: this.connections.forgotten + this.connections.misread,
       },
     };
   }

@@ -137,7 +137,9 @@ export class ConnectionTracker<T> {
   paired = 0;
   unpaired = 0;
   closed = 0;
+  /** Connections whose close will not be reported: dropped from a full table, or given another's socket. */
   forgotten = 0;
+  misread = 0;
 
   constructor(options: ConnectionTrackerOptions<T>) {
     this.options = options;
@@ -257,6 +259,10 @@ export class ConnectionTracker<T> {
   private report(connection: ResolvedConnection<T>): void {
     this.options.onConnection(connection);
     if (connection.cookie === undefined || connection.cookie === "") return;
+    // Two connections read one socket: the process closed the first's, got its fd number again for the next
+    // connection to the same place, and only then was audit's record of the first read (a loaded host), so the
+    // first was given the second's socket. The first's own close cannot be paired any more: counted as lost.
+    if (this.open.has(connection.cookie)) this.misread += 1;
     this.open.set(connection.cookie, connection);
     if (this.open.size > this.maxTracked) {
       this.open.delete(this.open.keys().next().value!);

@@ -127,6 +127,21 @@ test("a connection read from its socket is reported at once; its destroy (same c
   assert.equal(t.tracked, 0);
 });
 
+test("two connections given one socket (its fd reused before audit was read): the first's close is counted as lost", () => {
+  const { tracker: t, seen } = tracker();
+  const socket = { protocol: "tcp", local: { ip: "127.0.0.1", port: 40232 }, cookie: "a2ea000000000000" };
+  t.attempt(connect({ ...socket, timeMs: 1000 }), 1001);
+  assert.equal(t.misread, 0);
+  t.attempt(connect({ ...socket, timeMs: 1002 }), 1003);
+  assert.equal(t.misread, 1);
+  t.destroyed(client, 1500);
+  assert.deepEqual(
+    seen.closed.map(([c]) => c.timeMs),
+    [1002],
+  );
+  assert.equal(t.tracked, 0);
+});
+
 test("a socket gone before it was read: the destroy notification completes the connection, either order", () => {
   for (const destroyFirst of [false, true]) {
     const { tracker: t, seen } = tracker();

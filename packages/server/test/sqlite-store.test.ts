@@ -4,7 +4,7 @@
  * only a file-backed SQLite store has: reopening, a full disk, damaged files, a rebuilt index, scan budgets.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -392,6 +392,28 @@ describe("sqlite store", () => {
     await indexed(store);
     assert.deepEqual(ids((await store.searchEvents(query)).items), expected);
     await store.close();
+  });
+
+  test("both databases are checkpointed while ingest runs, before the writers' own automatic checkpoints", async () => {
+    const path = freshPath();
+    const store = await open(path);
+    try {
+      const hostId = await host(store);
+      const sizes = (): number[] => [path, `${path}-index`].map((file) => statSync(file).size);
+      const before = sizes();
+      await store.ingestBatch({ hostId, batchId: "b1", receivedAt: at(9000), events: processes(500), alerts: [] });
+      await indexed(store);
+      // A few hundred KB of WAL each, far below the 40 MiB and 128 MiB at which the writers checkpoint
+      // themselves: only the checkpointer copies them into the files.
+      let after = sizes();
+      for (let i = 0; i < 200 && after.some((size, k) => size <= (before[k] as number)); i += 1) {
+        await new Promise((tick) => setTimeout(tick, 25));
+        after = sizes();
+      }
+      assert.ok(after[0]! > before[0]! && after[1]! > before[1]!, `files ${before.join(", ")} → ${after.join(", ")}`);
+    } finally {
+      await store.close();
+    }
   });
 
   test("a closed store says so", async () => {

@@ -6,12 +6,15 @@
  * batches were committed before it started) it reads the events past its watermark from the events database
  * instead (a WAL reader never blocks the writer); so a restart resumes where the last commit left off.
  *
+ * Checkpoints of both databases run on a thread of its own, started and ended here (sqlite-checkpoint-worker.ts).
+ *
  * Messages in: `events` (a committed batch), `purge` (retention ran), `close`.
  * Messages out: `progress` (the watermark after each commit), `purged`, `failed` (then the thread exits and
  * the store restarts it).
  */
 import { DatabaseSync } from "node:sqlite";
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, Worker, workerData } from "node:worker_threads";
+import type { CheckpointWorkerData } from "./sqlite-checkpoint-worker.ts";
 import { EventIndexWriter } from "./sqlite-event-index.ts";
 import { inputCount, lastInputSeq } from "./sqlite-event-index.ts";
 import type { IndexInputs } from "./sqlite-event-index.ts";
@@ -39,10 +42,19 @@ const batches: { after: number; inputs: IndexInputs }[] = [];
 const purges: { id: number; beforeMs: number }[] = [];
 let closing = false;
 let checkpoints: NodeJS.Timeout | undefined;
+let checkpointer: Worker | undefined;
+/** While the checkpointer is down: how often this thread checkpoints the events database itself. */
 const CHECKPOINT_MS = 1000;
+/** SQLite's default automatic checkpoint (in pages), this thread's own while the checkpointer is down. */
+const AUTOCHECKPOINT_PAGES = 1000;
+/** The backstop while the checkpointer runs (128 MiB of 16 KiB pages): it keeps the WAL far below that. */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 8192;
 
 function fail(error: unknown): void {
   if (checkpoints !== undefined) clearInterval(checkpoints);
+  const stopping = checkpointer;
+  checkpointer = undefined;
+  void stopping?.terminate();
   const e = error as { message?: string; code?: string };
   post({
     type: "failed",
@@ -54,6 +66,37 @@ function fail(error: unknown): void {
   port?.close();
 }
 
+/**
+ * Hands the checkpoints of both databases to a thread of their own (sqlite-checkpoint-worker.ts: why). Should
+ * it stop, this thread checkpoints as it did before there was one: the events database's WAL every second
+ * (PASSIVE, so the store's own checkpoints, rare while the index worker runs, find little left to copy) and
+ * its own database's by SQLite's automatic checkpoint. Ingest is then slower; nothing is lost.
+ */
+function startCheckpointer(indexDb: DatabaseSync): void {
+  const worker = new Worker(new URL("./sqlite-checkpoint-worker.ts", import.meta.url), {
+    workerData: { paths: [data.eventsPath, data.indexPath] } satisfies CheckpointWorkerData,
+  });
+  checkpointer = worker;
+  indexDb.exec(`PRAGMA main.wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+  let reason = "it exited";
+  worker.on("error", (error: Error) => {
+    reason = error.message;
+  });
+  worker.once("exit", () => {
+    if (checkpointer !== worker || closing || db === undefined) return;
+    checkpointer = undefined;
+    process.stderr.write(`ring3 store: the checkpointer thread stopped (${reason}); the index worker checkpoints\n`);
+    db.exec(`PRAGMA main.wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    checkpoints = setInterval(() => {
+      try {
+        db?.exec("PRAGMA ev.wal_checkpoint(PASSIVE)");
+      } catch (error) {
+        fail(error);
+      }
+    }, CHECKPOINT_MS);
+  });
+}
+
 try {
   // The index file is the main schema, the events file attached read-only in practice (never written here).
   db = new DatabaseSync(data.indexPath, { timeout: 5000 });
@@ -63,18 +106,7 @@ try {
   db.prepare("ATTACH DATABASE ? AS ev").run(data.eventsPath);
   writer = new EventIndexWriter(db, "main");
   post({ type: "progress", indexedSeq: writer.indexedSeq });
-  /**
-   * Checkpoints the events database's WAL from here, so that most of the copying into the database file and
-   * its fsync happen on this thread; the store's own checkpoints, rarer while this thread runs, find little
-   * left to copy. PASSIVE never waits for (or blocks) the writer.
-   */
-  checkpoints = setInterval(() => {
-    try {
-      db?.exec("PRAGMA ev.wal_checkpoint(PASSIVE)");
-    } catch (error) {
-      fail(error);
-    }
-  }, CHECKPOINT_MS);
+  startCheckpointer(db);
 } catch (error) {
   fail(error);
 }
@@ -150,6 +182,8 @@ port.on("message", (message: IndexWorkerRequest) => {
     case "close":
       closing = true;
       if (checkpoints !== undefined) clearInterval(checkpoints);
+      // It closes its connections and ends; this thread ends after it.
+      checkpointer?.postMessage({ type: "close" });
       db?.close();
       db = undefined;
       port.close();

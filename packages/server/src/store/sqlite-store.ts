@@ -307,10 +307,11 @@ export class SqliteStore implements Store {
     };
     const worker = new Worker(new URL("./sqlite-index-worker.ts", import.meta.url), { workerData: data });
     this.worker = worker;
-    // The worker checkpoints the WAL every second (sqlite-index-worker.ts), off this thread. This thread
-    // still checkpoints when the WAL passes 40 MiB: by then the worker has copied most of it, and only
-    // a checkpoint by the writer itself lets the next transaction restart the WAL from its start (the
-    // worker's, racing with a writer that never pauses, leaves the WAL growing).
+    // The worker's checkpointer thread copies the WAL into the database several times a second
+    // (sqlite-checkpoint-worker.ts), off this thread. This thread still checkpoints when the WAL passes
+    // 40 MiB: by then most of it is copied, and a checkpoint by the writer itself makes sure the next
+    // transaction restarts the WAL from its start (one by another thread, racing with a writer that never
+    // pauses, can leave the WAL growing).
     this.conn.db.exec(`PRAGMA wal_autocheckpoint = ${WORKER_WAL_AUTOCHECKPOINT}`);
     worker.on("message", (reply: IndexWorkerReply) => {
       switch (reply.type) {

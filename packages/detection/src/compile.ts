@@ -5,9 +5,9 @@ import type { EventView } from "./event-view.ts";
 import type { CompiledField, CompileOptions, FieldExplainer, FieldMatch } from "./field-matcher.ts";
 import type { ConditionProgram, ConditionScope, SearchOps } from "./condition-program.ts";
 import { compileProgram, programTest, runProgram } from "./condition-program.ts";
-import type { LiteralGroup, Requirement } from "./value-test.ts";
-import { fieldMatches } from "./value-test.ts";
-import { compileField, explainField } from "./field-matcher.ts";
+import type { FieldOp, LiteralGroup, Requirement } from "./value-test.ts";
+import { fieldMatches, fieldOp, FT, VT } from "./value-test.ts";
+import { compileField, eitherRegex, explainField } from "./field-matcher.ts";
 import type { ConditionText, SigmaDetection } from "./sigma-rule.ts";
 
 /** A search identifier compiled: an OR of AND-groups of field tests. */
@@ -195,7 +195,49 @@ function conditionPos(text: ConditionText, offset: number): { line: number; col:
 }
 
 function compileSearch(name: string, alternatives: CompiledField[][]): CompiledSearch {
-  return { name, alternatives, ops: alternatives.map((fields) => fields.map((f) => f.op)) };
+  return { name, alternatives, ops: joinRegexAlternatives(alternatives.map((fields) => fields.map((f) => f.op))) };
+}
+
+/**
+ * A search written as a list of one-regex maps on one field —
+ *
+ *     selection_ip_3:
+ *         - CommandLine|re: 'https?://[0-9]{1,3}\.0[0-9]{3,7}'
+ *         - CommandLine|re: 'https?://0[0-9]{3,11}'
+ *         - CommandLine|re: ' [0-7]{7,13}'
+ *
+ * — with those alternatives as one op over the union of their regexes (see `eitherRegex`), which reads a long
+ * command line once instead of once per regex, as an OR-list under one key already does. Only the ops change:
+ * an explanation still names the alternative that matched.
+ */
+function joinRegexAlternatives(alternatives: FieldOp[][]): SearchOps {
+  const byField = new Map<string, FieldOp[]>();
+  for (const fields of alternatives) {
+    const op = fields.length === 1 ? fields[0] : undefined;
+    if (op === undefined || op.kind !== FT.any || op.exact !== null) continue;
+    if (op.tests.length === 0 || op.tests.some((t) => t.kind !== VT.regex)) continue;
+    const key = `${op.cased ? "c" : "i"}${op.slot}`;
+    const ops = byField.get(key);
+    if (ops === undefined) byField.set(key, [op]);
+    else ops.push(op);
+  }
+  const joined = new Map<FieldOp, FieldOp | null>();
+  for (const ops of byField.values()) {
+    const first = ops[0] as FieldOp;
+    const either = ops.length > 1 ? eitherRegex(ops.flatMap((op) => op.tests)) : undefined;
+    if (either === undefined) continue;
+    // The union stands where the first of them stood; the others are dropped.
+    joined.set(first, fieldOp(FT.any, first.field, { cased: first.cased, tests: [either] }));
+    for (const op of ops.slice(1)) joined.set(op, null);
+  }
+  if (joined.size === 0) return alternatives;
+  const out: FieldOp[][] = [];
+  for (const fields of alternatives) {
+    const op = joined.get(fields[0] as FieldOp);
+    if (op === undefined || fields.length !== 1) out.push(fields);
+    else if (op !== null) out.push([op]);
+  }
+  return out;
 }
 
 /** Spec: "1/all of them: ... across all defined search identifiers not starting with an underscore `_`". */

@@ -114,6 +114,31 @@ export function programOf(test: (view: EventView) => boolean): ConditionProgram 
   return programs.get(test);
 }
 
+/**
+ * Whether the program node at `at` tests values itself (an op): its time then grows with the event's values.
+ * A program of group nodes whose groups the prefilter has looked for (and of `never`) only reads marks, in a
+ * time bounded by its length.
+ */
+export function testsValues(code: Int32Array, at: number): boolean {
+  const end = at + (code[at + 1] as number);
+  switch (code[at]) {
+    case P.and:
+    case P.or:
+      for (let c = at + 2; c < end; c += code[c + 1] as number) if (testsValues(code, c)) return true;
+      return false;
+    case P.not:
+      return testsValues(code, at + 2);
+    case P.atLeast:
+      for (let c = at + 3; c < end; c += code[c + 1] as number) if (testsValues(code, c)) return true;
+      return false;
+    case P.group:
+    case P.never:
+      return false;
+    default:
+      return true;
+  }
+}
+
 /** Runs the program node at `at` of `code` (programs laid out one after another, see `programOf`). */
 export function run(code: Int32Array, at: number, ops: readonly FieldOp[], view: EventView): boolean {
   const end = at + (code[at + 1] as number);

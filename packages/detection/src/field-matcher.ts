@@ -11,7 +11,7 @@ import {
 } from "./encodings.ts";
 import type { EncodingError } from "./encodings.ts";
 import type { EventView } from "./event-view.ts";
-import { fieldSlot } from "./event-view.ts";
+import { equalsIgnoringCase, fieldSlot } from "./event-view.ts";
 import { networkContains, parseNetwork } from "./ip-network.ts";
 import type { ComparisonModifier, TimePartModifier } from "./modifiers.ts";
 import { COMPARISON_MODIFIERS, MODIFIERS, REGEX_FLAG_MODIFIERS, TIME_PART_MODIFIERS } from "./modifiers.ts";
@@ -199,7 +199,7 @@ function compileNull(spec: FieldSpec, name: string): CompiledField {
  * An OR-list of regexes as one (see `regexUnion`), which reads a value once instead of once per regex.
  * Undefined when there is one, or the linear engine cannot take them all.
  */
-function eitherRegex(tests: readonly ValueTest[]): ValueTest | undefined {
+export function eitherRegex(tests: readonly ValueTest[]): ValueTest | undefined {
   if (tests.length < 2) return undefined;
   const regex = regexUnion(tests.map((t) => t.regex as RegexProgram));
   if (regex === undefined) return undefined;
@@ -343,14 +343,20 @@ function compileFieldRef(
   };
   const slot = fieldSlot(field);
   const refSlots = refs.map(fieldSlot);
-  // The lower-cased values are cached by the view: a field is lower-cased once per event, not per compare.
+  // Equality without case, the commonest fieldref (`Image|fieldref: ParentImage`, which a ruleset evaluates on
+  // every process event: it has no literal), compares the values as they are, where lower-casing them would
+  // make two strings and two arrays per event (see `equalsFolded`).
+  const inPlace = !cased && mode === "equals";
+  // Otherwise the lower-cased values are cached by the view: a field is lower-cased once per event, not per
+  // compare.
   const read = (view: EventView, at: number): readonly string[] | undefined =>
-    cased ? view.stringsAt(at) : view.lowerStringsAt(at);
+    cased || inPlace ? view.stringsAt(at) : view.lowerStringsAt(at);
+  const same = inPlace ? equalsFolded : compare;
   const refMatches = (view: EventView, ref: number): boolean => {
     const left = read(view, slot);
     const right = read(view, ref);
     if (left === undefined || right === undefined) return false;
-    for (const l of left) for (const r of right) if (compare(l, r)) return true;
+    for (const l of left) for (const r of right) if (same(l, r)) return true;
     return false;
   };
   const test = (view: EventView): boolean => {
@@ -373,6 +379,16 @@ function compileFieldRef(
     groups: [],
     sufficient: [],
   };
+}
+
+/**
+ * `a.toLowerCase() === b.toLowerCase()`. Lower-casing keeps the length of every character but U+0130 (`İ`,
+ * whose lower case is `i` and a combining dot): strings of different lengths can only be equal so when one of
+ * them holds it.
+ */
+function equalsFolded(a: string, b: string): boolean {
+  if (a.length === b.length) return equalsIgnoringCase(a, b);
+  return (a.includes("\u0130") || b.includes("\u0130")) && a.toLowerCase() === b.toLowerCase();
 }
 
 function isError<T>(x: T | EncodingError): x is EncodingError {

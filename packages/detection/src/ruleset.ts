@@ -2,7 +2,7 @@ import type { Event, FieldValue } from "@ring3/schema";
 import { AhoCorasickMatcher, ROW_STATES } from "./aho-corasick.ts";
 import type { MatchExplanation } from "./compile.ts";
 import type { CompiledRule } from "./compiled-rule.ts";
-import { programOf, run } from "./condition-program.ts";
+import { programOf, run, testsValues } from "./condition-program.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { equalsIgnoringCase, EventView, fieldName, fieldSlot, fieldStrings } from "./event-view.ts";
 import type { SigmaLogsource } from "./sigma-rule.ts";
@@ -149,6 +149,12 @@ type Bucket = {
   readonly code: Int32Array;
   readonly codeAt: Int32Array;
   readonly ops: readonly (readonly FieldOp[])[];
+  /**
+   * Per rule, 1 when its evaluation is timed against the budget: its test is not a program, or a program that
+   * tests values (see `testsValues`). The others only read the prefilter's marks, cannot overrun, and spare
+   * the clock, which costs more than such a rule (see `evaluate`).
+   */
+  readonly timed: Uint8Array;
   /** Bucket-local indexes of rules that the prefilter cannot rule out. */
   readonly always: readonly number[];
   /** Per field the rules name (keywords included, see `FieldIndex`), and for keywords alone. */
@@ -334,20 +340,26 @@ export class Ruleset {
    * The candidates' matches. The clock is read around the whole batch, not around each rule (a clock read
    * costs as much as evaluating a rule): under the budget, no rule in it can be over. Over it, the batch is
    * evaluated again rule by rule with the clock, which finds the slow rule — rules are pure, so the second
-   * run gives the same answers — at twice the cost, on slow events only.
+   * run gives the same answers — at twice the cost, on slow events only. The batch's time is taken from its
+   * first timed rule on (see `Bucket.timed`), and not at all when it has none.
    */
   private evaluate(bucket: Bucket, candidates: Int32Array, count: number, view: EventView): RuleMatch[] {
     const matches: RuleMatch[] = [];
     // Most events leave no candidate: nothing to time.
     if (count === 0) return matches;
-    const start = this.clock();
+    let timing = false;
+    let start = 0;
     for (let i = 0; i < count; i += 1) {
       const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.size > 0 && this.disabledRules.has(rule)) continue;
+      if (!timing && bucket.timed[index] === 1) {
+        timing = true;
+        start = this.clock();
+      }
       if (this.holds(bucket, index, view)) matches.push(this.toMatch(bucket, index, view.event));
     }
-    if (this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, count, view);
+    if (timing && this.clock() - start > this.budget) return this.evaluateTimed(bucket, candidates, count, view);
     if (this.overruns.size > 0)
       for (let i = 0; i < count; i += 1) this.overruns.delete(bucket.rules[candidates[i] as number] as CompiledRule);
     return matches;
@@ -359,6 +371,10 @@ export class Ruleset {
       const index = candidates[i] as number;
       const rule = bucket.rules[index] as CompiledRule;
       if (this.disabledRules.has(rule)) continue;
+      if (bucket.timed[index] === 0) {
+        if (this.holds(bucket, index, view)) matches.push(this.toMatch(bucket, index, view.event));
+        continue;
+      }
       const start = this.clock();
       const holds = this.holds(bucket, index, view);
       const elapsed = this.clock() - start;
@@ -878,11 +894,14 @@ export class Ruleset {
     );
     const code: number[] = [];
     const codeAt = new Int32Array(rules.length).fill(-1);
+    // Without the prefilter, group nodes test the values themselves (see `EventView.groupFound`).
+    const timed = new Uint8Array(rules.length).fill(1);
     const ops = tests.map((test, index) => {
       const program = programOf(test);
       if (program === undefined) return [];
       codeAt[index] = code.length;
       for (let i = 0; i < program.code.length; i += 1) code.push(program.code[i] as number);
+      if (this.usePrefilter && !testsValues(program.code, 0)) timed[index] = 0;
       return program.ops;
     });
     return {
@@ -892,6 +911,7 @@ export class Ruleset {
       code: Int32Array.from(code),
       codeAt,
       ops,
+      timed,
       always,
       fields,
       keywords: keywords === undefined ? undefined : fieldIndex(-1, -1, { literals: [], predicates: [] }),

@@ -225,6 +225,21 @@ test("explanation: a match names the selections that matched and their fields", 
   assert.deepEqual(img?.values, ["C:\\Windows\\System32\\cmd.exe"]);
 });
 
+test("explanation: of a search listing one-regex maps on a field, the regex that matched", () => {
+  const result = load({
+    selection: [{ "CommandLine|re": "https?://0[0-9]{3,11}" }, { "CommandLine|re": " [0-7]{7,13}" }],
+    condition: "selection",
+  });
+  const ruleset = new Ruleset(result.rules);
+  const [match] = ruleset.match(event({ CommandLine: "ping 01234567" }));
+  assert.deepEqual(match?.explanation.selections, [
+    {
+      name: "selection",
+      fields: [{ field: "CommandLine", modifiers: ["re"], patterns: [" [0-7]{7,13}"], values: ["ping 01234567"] }],
+    },
+  ]);
+});
+
 test("explanation: with a condition list, the condition that matched", () => {
   const result = load({ ...ABC, condition: ["a and b", "c"] });
   const ruleset = new Ruleset(result.rules);

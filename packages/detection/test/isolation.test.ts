@@ -188,6 +188,32 @@ test("time budget: overruns that are not consecutive do not disable a rule", () 
   assert.equal(ruleset.stats().disabled, 0);
 });
 
+test("time budget: only rules that test values are timed; those that read the prefilter's marks cannot overrun", () => {
+  const result = compiled([
+    ["marks-only", { selection: { "Image|endswith": "\\cmd.exe" }, condition: "selection" }],
+    ["regex", { selection: { "CommandLine|re": "whoami\\s+/all" }, condition: "selection" }],
+  ]);
+  // Every read of this clock says 5 ms have passed: whatever is timed overruns.
+  let t = 0;
+  const reported: Diagnostic[] = [];
+  const ruleset = new Ruleset(result.rules, {
+    ruleTimeBudgetMs: 1,
+    clock: () => (t += 5),
+    onRuleDisabled: (d) => reported.push(d),
+  });
+  const both = event({ Image: "C:\\Windows\\cmd.exe", CommandLine: "whoami   /all" });
+  assert.deepEqual(matchIds(ruleset.match(both)), ["marks-only", "regex"]);
+  assert.deepEqual(matchIds(ruleset.match(both)), ["marks-only"]);
+  assert.deepEqual(
+    reported.map((d) => [d.code, d.rule]),
+    [["R3_RULE_TIME_BUDGET", "regex"]],
+  );
+  const clockReads = t;
+  for (let i = 0; i < 3; i += 1) assert.deepEqual(matchIds(ruleset.match(both)), ["marks-only"]);
+  assert.equal(t, clockReads, "a batch of rules that only read marks is not timed");
+  assert.equal(reported.length, 1);
+});
+
 // --- prefilter equivalence -----------------------------------------------------------------------------------
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed. */

@@ -328,6 +328,25 @@ test("re: case-sensitive search by default; i, m and s flags", () => {
   );
 });
 
+test("re: a search listing one-regex maps on a field holds when any of them does, each with its own flags", () => {
+  const m = matcher({
+    selection: [
+      { "CommandLine|re": "https?://0[0-9]{3,11}" },
+      { "CommandLine|re|i": "^POWERSHELL " },
+      { "CommandLine|re": " [0-7]{7,13}" },
+      { "Image|re": "evil" },
+    ],
+    condition: "selection",
+  });
+  assert.equal(m({ CommandLine: "curl http://0123456 -o x" }), true);
+  assert.equal(m({ CommandLine: "powershell -nop" }), true, "the i flag of its own alternative");
+  assert.equal(m({ CommandLine: "ping 01234567" }), true);
+  assert.equal(m({ CommandLine: "x", Image: "C:\\evil.exe" }), true, "another field's alternative");
+  assert.equal(m({ CommandLine: "HTTP://0123456" }), false, "the i flag does not reach the other alternatives");
+  assert.equal(m({ CommandLine: "curl http://10.0.0.1 -o x" }), false);
+  assert.equal(m({ CommandLine: "x powershell -nop" }), false);
+});
+
 test("re: a pattern the linear-time engine cannot run is refused with file:line:col", () => {
   const text = [
     "title: Backreference",
@@ -518,6 +537,15 @@ test("fieldref: compares with another field of the same event; with neq, differs
   const neq = selection({ "TargetUserName|fieldref|neq": "SubjectUserName" });
   assert.equal(neq({ TargetUserName: "bob", SubjectUserName: "alice" }), true);
   assert.equal(neq({ TargetUserName: "bob", SubjectUserName: "BOB" }), false);
+  // Lower-casing gives U+0130 (İ) two UTF-16 units: values of different lengths can still be equal.
+  assert.equal(m({ TargetUserName: "\u0130smail", SubjectUserName: "i\u0307smail" }), true);
+  assert.equal(m({ TargetUserName: "\u0130smail", SubjectUserName: "ismail" }), false);
+  assert.equal(m({ TargetUserName: "bob", SubjectUserName: "bobby" }), false);
+  assert.equal(m({ TargetUserName: "\u00c9mile", SubjectUserName: "\u00e9MILE" }), true);
+  assert.equal(m({ TargetUserName: ["alice", "Bob"], SubjectUserName: "bob" }), true, "any value of a list");
+  const cased = selection({ "TargetUserName|fieldref|cased": "SubjectUserName" });
+  assert.equal(cased({ TargetUserName: "Bob", SubjectUserName: "bob" }), false);
+  assert.equal(cased({ TargetUserName: "bob", SubjectUserName: "bob" }), true);
   const ends = selection({ "Image|fieldref|endswith": "OriginalFileName" });
   assert.equal(ends({ Image: "C:\\x\\cmd.exe", OriginalFileName: "Cmd.Exe" }), true);
   assert.equal(ends({ Image: "C:\\x\\evil.exe", OriginalFileName: "Cmd.Exe" }), false);

@@ -4,7 +4,8 @@
  * One server process (`startServer`: SQLite in a temp data dir, HTTPS with its own CA, as `ring3 up` runs it)
  * and a few client processes that simulate agents over real sockets on loopback, each agent with its own
  * keep-alive connection pinned to the CA (and a second one while the first is busy, as the agent's link
- * does: a heartbeat never waits behind a batch). Every agent enrolls, then sends a heartbeat every
+ * does: a heartbeat never waits behind a batch; see `KeepAliveClient`, which writes the requests by hand so
+ * that the simulation takes less of the machine than the server it measures). Every agent enrolls, then sends a heartbeat every
  * `--heartbeat` seconds (default 30, the server's default interval) and produces one event per second,
  * shipped gzip-compressed every `--batch-every` seconds (default 10: ten events per batch). Agents join in
  * steps; each step settles for one heartbeat interval, then heartbeat latency (request written → response
@@ -20,14 +21,14 @@
 import type { ChildProcess } from "node:child_process";
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { ROUTES } from "@ring3/protocol";
+import type { RawResponse, ServerAddress } from "./keep-alive-client.ts";
+import { KeepAliveClient } from "./keep-alive-client.ts";
 
 type ServerReady = { type: "ready"; url: string; caPem: string | undefined; token: string };
 type Usage = { type: "usage"; cpuMs: number; rssBytes: number; heapBytes: number };
@@ -101,7 +102,7 @@ async function readCa(path: string): Promise<string> {
 
 // ---- client process (simulated agents) -------------------------------------------------------------------------
 
-type SimAgent = { id: string; credential: string; agent: HttpAgent; seq: number; pid: number };
+type SimAgent = { id: string; credential: string; client: KeepAliveClient; seq: number; pid: number };
 
 function runClient(): void {
   let config: Extract<ToClient, { type: "start" }> | undefined;
@@ -110,39 +111,23 @@ function runClient(): void {
   let stats = emptyStats();
   let cpuMark = process.cpuUsage();
 
+  let server: ServerAddress | undefined;
+
   const call = (
-    agent: HttpAgent | undefined,
+    client: KeepAliveClient,
     method: string,
     path: string,
     body: Buffer,
     headers: Record<string, string>,
     credential?: string,
-  ): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> =>
-    new Promise((resolve, reject) => {
-      const url = new URL(path, config!.url);
-      const options = {
-        method,
-        agent,
-        ca: config!.caPem,
-        headers: {
-          ...headers,
-          "content-length": String(body.length),
-          ...(credential === undefined ? {} : { authorization: `Bearer ${credential}` }),
-        },
-      };
-      const onResponse = (res: IncomingMessage): void => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
-        res.on("error", reject);
-      };
-      const req =
-        url.protocol === "https:" ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
-      req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end(body);
-    });
+  ): Promise<RawResponse> =>
+    client.request(
+      method,
+      path,
+      credential === undefined ? headers : { ...headers, authorization: `Bearer ${credential}` },
+      body,
+      30_000,
+    );
 
   const json = { "content-type": "application/json" };
   const heartbeat = async (a: SimAgent): Promise<void> => {
@@ -159,7 +144,7 @@ function runClient(): void {
     );
     const started = performance.now();
     try {
-      const res = await call(a.agent, "POST", ROUTES.heartbeat.path, body, json, a.credential);
+      const res = await call(a.client, "POST", ROUTES.heartbeat.path, body, json, a.credential);
       if (res.status !== 200) throw new Error(`heartbeat ${res.status}: ${res.text.slice(0, 200)}`);
       stats.heartbeats.push(performance.now() - started);
     } catch (error) {
@@ -194,7 +179,7 @@ function runClient(): void {
     const started = performance.now();
     try {
       const res = await call(
-        a.agent,
+        a.client,
         "POST",
         ROUTES.ingest.path,
         body,
@@ -225,10 +210,7 @@ function runClient(): void {
       while (next < from + count) {
         const i = next++;
         // Two sockets at most, one kept when idle: about one descriptor per agent on the server.
-        const agentOptions = { keepAlive: true, maxSockets: 2, maxFreeSockets: 1, keepAliveMsecs: 10_000 };
-        const agent = c.url.startsWith("https:")
-          ? new HttpsAgent({ ...agentOptions, ca: c.caPem })
-          : new HttpAgent(agentOptions);
+        const client = new KeepAliveClient(server!);
         const body = Buffer.from(
           JSON.stringify({
             token: c.token,
@@ -242,7 +224,7 @@ function runClient(): void {
         let res: { status: number; text: string } | undefined;
         for (let attempt = 1; res?.status !== 200; attempt++) {
           try {
-            res = await call(agent, "POST", ROUTES.enroll.path, body, json);
+            res = await call(client, "POST", ROUTES.enroll.path, body, json);
           } catch (error) {
             if (attempt >= 5) throw error;
           }
@@ -252,7 +234,7 @@ function runClient(): void {
           if (res?.status !== 200) await sleep(attempt * 2000);
         }
         const enrolled = JSON.parse(res.text) as { agentId: string; credential: string };
-        fresh.push({ id: `bench-${i}`, credential: enrolled.credential, agent, seq: 0, pid: 1000 });
+        fresh.push({ id: `bench-${i}`, credential: enrolled.credential, client, seq: 0, pid: 1000 });
       }
     };
     await Promise.all(Array.from({ length: 32 }, enrollOne));
@@ -277,6 +259,12 @@ function runClient(): void {
   process.on("message", (message: ToClient) => {
     if (message.type === "start") {
       config = message;
+      const url = new URL(message.url);
+      server = {
+        host: url.hostname,
+        port: Number(url.port),
+        tls: url.protocol === "https:" ? createSecureContext({ ca: message.caPem }) : undefined,
+      };
       process.send!({ type: "started" });
     } else if (message.type === "add") {
       add(message.from, message.count).then(
@@ -290,7 +278,7 @@ function runClient(): void {
       stats = emptyStats();
     } else {
       for (const t of timers) clearTimeout(t);
-      for (const a of agents) a.agent.destroy();
+      for (const a of agents) a.client.destroy();
       process.exit(0);
     }
   });

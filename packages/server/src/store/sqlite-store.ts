@@ -804,18 +804,27 @@ export class SqliteStore implements Store {
     // The worker gets what it indexes from here; inline indexing reads the events back instead.
     const inputs: IndexInputs | undefined = this.worker === undefined ? undefined : [];
     let outcomes: PromiseSettledResult<IngestResult>[];
+    // First without savepoints, which are not free: SQLite copies every page a batch changes into the
+    // savepoint's journal (some 8% of the CPU of a big batch), and a fleet's groups are of many small batches.
+    // Batches seldom fail; when one does, the group is rolled back and stored again with a savepoint per
+    // batch, so that one alone fails.
     try {
-      // A group of one needs no savepoint (its transaction is the batch's), and a savepoint is not free: SQLite
-      // copies every page the batch changes into the savepoint's journal, some 8% of the CPU of a big batch.
       outcomes = this.conn.transaction(() =>
-        batches.length === 1
-          ? [{ status: "fulfilled", value: this.ingestOne(batches[0]!, inputs) }]
-          : batches.map((batch) => this.ingestInSavepoint(batch, inputs)),
+        batches.map((batch): PromiseSettledResult<IngestResult> => ({
+          status: "fulfilled",
+          value: this.ingestOne(batch, inputs),
+        })),
       );
     } catch (error) {
       this.forgetRolledBack(after);
       if (batches.length === 1) return [{ status: "rejected", reason: error }];
-      throw error;
+      if (inputs !== undefined) inputs.length = 0;
+      try {
+        outcomes = this.conn.transaction(() => batches.map((batch) => this.ingestInSavepoint(batch, inputs)));
+      } catch (groupError) {
+        this.forgetRolledBack(after);
+        throw groupError;
+      }
     }
     // One hand-off for the group: its events have consecutive seqs (a failed batch gave its seqs back).
     if (this.lastSeq > after) this.indexNewEvents(after, inputs ?? []);

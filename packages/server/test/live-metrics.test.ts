@@ -115,6 +115,10 @@ test("/metrics speaks the Prometheus text format with ingest, hosts, alerts, sto
     assert.match(text, new RegExp(`^${name}`, "m"), `${name} missing`);
   }
   assert.match(text, /^ring3_hosts\{state="online"\} \d+$/m);
+  // This process's descriptors, as /proc counts them: the store's files and the test's sockets at least.
+  const open = Number(/^process_open_fds (\d+)$/m.exec(text)?.[1]);
+  const max = Number(/^process_max_fds (\d+)$/m.exec(text)?.[1]);
+  assert.ok(open > 3 && open <= max, `open ${open}, max ${max}`);
   assert.match(text, /^ring3_alerts_last_24h\{level="medium"\} [1-9]/m);
   assert.match(text, /^ring3_ingest_batch_duration_seconds_bucket\{le="\+Inf"\} [1-9]/m);
   // Every sample line is `name{labels} value`.

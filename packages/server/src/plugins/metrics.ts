@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { ALERT_LEVELS, HOST_STATES } from "@ring3/protocol";
 import type { PluginOptions } from "../context.ts";
 import { gauge } from "../metrics-registry.ts";
+import { descriptorUsage } from "../process-descriptors.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -28,10 +29,11 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
 
   app.get("/metrics", async (_request, reply) => {
     const now = ctx.now();
-    const [hosts, stats, alertStats] = await Promise.all([
+    const [hosts, stats, alertStats, descriptors] = await Promise.all([
       ctx.store.listHosts(),
       ctx.store.stats(),
       ctx.store.alertStats({ from: new Date(now.getTime() - DAY_MS).toISOString(), to: now.toISOString() }),
+      descriptorUsage(),
     ]);
     const m = ctx.metrics;
     const memory = process.memoryUsage();
@@ -72,6 +74,12 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
       gauge("process_resident_memory_bytes", "Resident set size.", [{ value: memory.rss }]),
       gauge("process_heap_used_bytes", "V8 heap in use.", [{ value: memory.heapUsed }]),
       `# HELP process_cpu_seconds_total User and system CPU time.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+      ...(descriptors === undefined
+        ? []
+        : [
+            gauge("process_open_fds", "Open file descriptors (sockets included).", [{ value: descriptors.open }]),
+            gauge("process_max_fds", "Limit of open file descriptors.", [{ value: descriptors.max }]),
+          ]),
     ].join("\n\n");
     return reply.type("text/plain; version=0.0.4; charset=utf-8").send(text + "\n");
   });

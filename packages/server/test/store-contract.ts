@@ -361,7 +361,9 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       await store.recordHeartbeat(quiet, heartbeat, at(600));
       assert.equal((await store.getHost(quiet))?.state, "online");
       const never = await newHost(store, "never-heard-from", 100);
+      assert.deepEqual(await store.countHostsByState(), { online: 3, silent: 0 });
       assert.deepEqual(ids(await store.markSilentHosts(at(200))), [never], "silent since enrollment");
+      assert.deepEqual(await store.countHostsByState(), { online: 2, silent: 1 });
     });
 
     // ---- ingest and events -------------------------------------------------------------------------------------

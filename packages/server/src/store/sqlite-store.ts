@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { ALERT_LEVELS } from "@ring3/protocol";
+import { ALERT_LEVELS, HOST_STATES } from "@ring3/protocol";
 import type {
   ActionResult,
   Alert,
@@ -748,6 +748,20 @@ export class SqliteStore implements Store {
     return promised(() => {
       this.open();
       return this.conn.all(`${SqliteStore.HOST_SELECT} ORDER BY h.hostname, h.no`).map((r) => this.toHost(r));
+    });
+  }
+
+  countHostsByState(): Promise<Record<Host["state"], number>> {
+    return promised(() => {
+      this.open();
+      const counts = Object.fromEntries(HOST_STATES.map((state) => [state, 0])) as Record<Host["state"], number>;
+      // A walk of the hosts_state_seen index: listing the hosts took ~20 ms per 1,000 of them, on the thread
+      // that answers their heartbeats, at every scrape.
+      for (const row of this.conn.all<{ state: Host["state"]; n: number }>(
+        "SELECT state, count(*) AS n FROM hosts GROUP BY state",
+      ))
+        counts[row.state] = row.n;
+      return counts;
     });
   }
 

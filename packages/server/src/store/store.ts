@@ -68,6 +68,8 @@ export type Store = {
   /** The host whose agent credential hashes to this. */
   getHostByCredential(credentialHash: string): Promise<Host | undefined>;
   listHosts(): Promise<Host[]>;
+  /** How many hosts are in each state: /metrics reads this instead of every host. */
+  countHostsByState(): Promise<Record<Host["state"], number>>;
   recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<void>;
   /** Hosts whose last heartbeat is older than `silentBefore` and not yet marked silent; marks them. */
   markSilentHosts(silentBefore: string): Promise<Host[]>;

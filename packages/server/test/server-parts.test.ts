@@ -79,6 +79,15 @@ test("a command waiter wakes on notify for its host only, on abort, on timeout a
   await waiters.wait("host-f", 10_000, never); // after close: answers at once
 });
 
+/**
+ * Until the writer has been handed `count` groups. A fixed sleep is not enough: when the event loop stalls
+ * longer than the sleep (a loaded CI machine), the timer fires before the queue's own turn, and the batches
+ * the test queues next join the first group instead of waiting.
+ */
+async function groupsHanded(groups: readonly unknown[], count: number): Promise<void> {
+  while (groups.length < count) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** An ingest queue whose writer records each group and waits for `release` before answering it. */
 function gatedQueue(limits: Partial<IngestQueueLimits> = {}) {
   const groups: string[][] = [];
@@ -111,7 +120,7 @@ test("the ingest queue writes the batches waiting as one group, each answered wi
   const { queue, groups, close, open } = gatedQueue();
   close();
   const first = queue.run(5, "first");
-  await new Promise((resolve) => setTimeout(resolve, 10)); // its group is being written
+  await groupsHanded(groups, 1); // its group is being written
   assert.deepEqual(groups, [["first"]]);
   // These arrive while it is written: they wait, then go in one group, each with its own answer.
   const waiting = ["a", "bad-b", "c"].map((item) => queue.run(5, item));
@@ -142,7 +151,7 @@ test("the ingest queue bounds a group by events and by batches; a batch over the
   const { queue, groups, close, open } = gatedQueue({ maxGroupEvents: 10, maxGroupBatches: 3 });
   close();
   const blocker = queue.run(1, "blocker");
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await groupsHanded(groups, 1);
   const runs = [
     queue.run(4, "e4-a"),
     queue.run(4, "e4-b"),
@@ -179,10 +188,10 @@ test("the ingest queue refuses past its bound of events waiting", async () => {
 });
 
 test("the ingest queue refuses new batches once the oldest waiting one has waited maxWaitMs", async () => {
-  const { queue, close, open } = gatedQueue({ maxWaitMs: 50 });
+  const { queue, groups, close, open } = gatedQueue({ maxWaitMs: 50 });
   close();
   const writing = queue.run(10, "writing");
-  await new Promise((resolve) => setTimeout(resolve, 10)); // the first is being written, not waiting
+  await groupsHanded(groups, 1); // the first is being written, not waiting
   const waiting = queue.run(10, "waiting");
   const alsoTaken = queue.run(10, "also");
   await new Promise((resolve) => setTimeout(resolve, 80));

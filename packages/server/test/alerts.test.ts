@@ -252,14 +252,14 @@ test("the overview counts alerts by level and hosts by state over the last 24 ho
     from: string;
     to: string;
     alerts: { byLevel: Record<string, number>; topRules: { ruleId: string }[] };
-    hosts: { total: number };
+    hosts: { total: number; online: number; silent: number; isolated: number };
   }>();
   assert.equal(body.to, new Date(server.clock.ms).toISOString());
   assert.equal(Date.parse(body.to) - Date.parse(body.from), 24 * 3600_000);
   assert.equal(body.alerts.byLevel["critical"], 1);
   assert.equal(body.alerts.byLevel["high"], 1);
   assert.ok(body.alerts.topRules.length > 0);
-  assert.equal(body.hosts.total, 1);
+  assert.deepEqual(body.hosts, { total: 1, online: 1, silent: 0, isolated: 0 });
   const ranged = await server.call({
     method: "GET",
     url: `${ROUTES.overview.path}?from=2026-02-01T00:00:00.000Z&to=2026-02-02T00:00:00.000Z`,

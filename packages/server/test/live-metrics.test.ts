@@ -115,6 +115,7 @@ test("/metrics speaks the Prometheus text format with ingest, hosts, alerts, sto
     assert.match(text, new RegExp(`^${name}`, "m"), `${name} missing`);
   }
   assert.match(text, /^ring3_hosts\{state="online"\} \d+$/m);
+  assert.match(text, /^ring3_hosts_isolated \d+$/m);
   // This process's descriptors, as /proc counts them: the store's files and the test's sockets at least.
   const open = Number(/^process_open_fds (\d+)$/m.exec(text)?.[1]);
   const max = Number(/^process_max_fds (\d+)$/m.exec(text)?.[1]);

@@ -361,9 +361,12 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       await store.recordHeartbeat(quiet, heartbeat, at(600));
       assert.equal((await store.getHost(quiet))?.state, "online");
       const never = await newHost(store, "never-heard-from", 100);
-      assert.deepEqual(await store.countHostsByState(), { online: 3, silent: 0 });
+      assert.deepEqual(await store.countHosts(), { byState: { online: 3, silent: 0 }, isolated: 0 });
       assert.deepEqual(ids(await store.markSilentHosts(at(200))), [never], "silent since enrollment");
-      assert.deepEqual(await store.countHostsByState(), { online: 2, silent: 1 });
+      await store.recordHeartbeat(chatty, { ...heartbeat, isolated: true }, at(700));
+      assert.deepEqual(await store.countHosts(), { byState: { online: 2, silent: 1 }, isolated: 1 });
+      await store.recordHeartbeat(chatty, heartbeat, at(800));
+      assert.equal((await store.countHosts()).isolated, 0, "released");
     });
 
     // ---- ingest and events -------------------------------------------------------------------------------------

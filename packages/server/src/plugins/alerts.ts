@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { ROUTES } from "@ring3/protocol";
+import { HOST_STATES, ROUTES } from "@ring3/protocol";
 import type { PluginOptions } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { addRoute } from "../route.ts";
@@ -85,16 +85,17 @@ export function alertsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
     if (Number.isNaN(Date.parse(to)) || Number.isNaN(Date.parse(from))) {
       throw new ApiError("R3_ERR_REQUEST_INVALID", "from and to must be ISO 8601 times");
     }
-    const hosts = await ctx.store.listHosts();
+    // Counted in the store: listing a fleet of 10,000 hosts here took ~250 ms of the thread that answers them.
+    const hosts = await ctx.store.countHosts();
     return {
       from,
       to,
       alerts: await ctx.store.alertStats({ from, to }),
       hosts: {
-        total: hosts.length,
-        online: hosts.filter((h) => h.state === "online").length,
-        silent: hosts.filter((h) => h.state === "silent").length,
-        isolated: hosts.filter((h) => h.isolated).length,
+        total: HOST_STATES.reduce((sum, state) => sum + hosts.byState[state], 0),
+        online: hosts.byState.online,
+        silent: hosts.byState.silent,
+        isolated: hosts.isolated,
       },
     };
   });

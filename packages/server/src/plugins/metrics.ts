@@ -30,7 +30,7 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
   app.get("/metrics", async (_request, reply) => {
     const now = ctx.now();
     const [hosts, stats, alertStats, descriptors] = await Promise.all([
-      ctx.store.countHostsByState(),
+      ctx.store.countHosts(),
       ctx.store.stats(),
       ctx.store.alertStats({ from: new Date(now.getTime() - DAY_MS).toISOString(), to: now.toISOString() }),
       descriptorUsage(),
@@ -53,8 +53,11 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
       gauge(
         "ring3_hosts",
         "Enrolled hosts by state.",
-        HOST_STATES.map((state) => ({ labels: { state }, value: hosts[state] })),
+        HOST_STATES.map((state) => ({ labels: { state }, value: hosts.byState[state] })),
       ),
+      gauge("ring3_hosts_isolated", "Hosts cut off from the network by a response action.", [
+        { value: hosts.isolated },
+      ]),
       gauge(
         "ring3_alerts_last_24h",
         "Alerts seen in the last 24 hours, by level.",

@@ -205,6 +205,10 @@ const MAIN_MIGRATIONS: readonly string[] = [
   CREATE INDEX commands_host ON commands(host_no, no);
   CREATE INDEX commands_pending ON commands(status, deadline_ms) WHERE status IN ('queued', 'delivered');
   `,
+  // 2: the isolated hosts, counted for /metrics and the console's overview without reading every host row.
+  `
+  CREATE INDEX hosts_isolated ON hosts(no) WHERE isolated = 1;
+  `,
 ];
 
 /**

@@ -68,8 +68,8 @@ export type Store = {
   /** The host whose agent credential hashes to this. */
   getHostByCredential(credentialHash: string): Promise<Host | undefined>;
   listHosts(): Promise<Host[]>;
-  /** How many hosts are in each state: /metrics reads this instead of every host. */
-  countHostsByState(): Promise<Record<Host["state"], number>>;
+  /** How many hosts are in each state, and isolated: /metrics and the overview read this, not every host. */
+  countHosts(): Promise<HostCounts>;
   recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<void>;
   /** Hosts whose last heartbeat is older than `silentBefore` and not yet marked silent; marks them. */
   markSilentHosts(silentBefore: string): Promise<Host[]>;
@@ -145,6 +145,8 @@ export type Store = {
 
 export type PageRequest = { readonly limit?: number; readonly cursor?: string };
 export type PageResult<T> = { items: T[]; nextCursor?: string };
+
+export type HostCounts = { readonly byState: Readonly<Record<Host["state"], number>>; readonly isolated: number };
 
 export type HostRegistration = {
   hostname: string;

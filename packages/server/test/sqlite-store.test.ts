@@ -297,6 +297,26 @@ describe("sqlite store", () => {
     assert.deepEqual(readFileSync(path), garbage);
   });
 
+  test("a database of the previous schema version is migrated in place, its hosts kept", async () => {
+    const path = freshPath();
+    const before = await open(path);
+    const hostId = await host(before);
+    await before.close();
+    // Back to version 1 as the release before migration 2 wrote it: no hosts_isolated index.
+    const v1 = new DatabaseSync(path);
+    v1.exec("DROP INDEX hosts_isolated; PRAGMA user_version = 1");
+    v1.close();
+    const after = await open(path);
+    assert.equal((await after.getHost(hostId))?.hostname, "host-a");
+    assert.deepEqual(await after.countHosts(), { byState: { online: 1, silent: 0 }, isolated: 0 });
+    await after.close();
+    const check = new DatabaseSync(path);
+    assert.equal((check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 2);
+    const plan = check.prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM hosts WHERE isolated = 1").all();
+    check.close();
+    assert.match(JSON.stringify(plan), /hosts_isolated/, "the count reads the partial index");
+  });
+
   test("a database from a newer ring3 is refused", async () => {
     const path = freshPath();
     await open(path).then((s) => s.close());

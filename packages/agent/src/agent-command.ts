@@ -257,6 +257,9 @@ export async function runAgentCommand(args: readonly string[], io: AgentIo): Pro
         JSON.stringify({
           alert: true,
           time: event.time,
+          // When the engine matched: `time` is the event's own (from the kernel's record), so the difference is
+          // the agent's detection latency, whatever a slow reader of this output adds afterwards.
+          detectedAt: new Date().toISOString(),
           rule: { id: match.ruleId, title: match.title, level: match.level, tags: match.tags },
           event,
           ancestry,

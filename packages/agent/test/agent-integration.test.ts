@@ -126,6 +126,10 @@ test("ring3 agent --stdout prints events and fires a rule from --rules, then sto
     );
     assert.equal((alert.rule as { title: string }).title, "ring3 agent test marker");
     assert.ok((alert.ancestry as { pid: number }[]).some((p) => p.pid === process.pid));
+    // When the engine matched, after the exec the kernel stamped (the stamp has millisecond resolution).
+    const detected = Date.parse(alert.detectedAt as string);
+    assert.ok(detected >= Date.parse((alert.event as Event).time), `${String(alert.detectedAt)}`);
+    assert.ok(detected <= Date.now());
     assert.ok(agent.stdout().includes('"category":"process_creation"'));
     assert.ok(agent.stdout().includes('"service":"auditd"'));
   } finally {

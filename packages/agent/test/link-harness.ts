@@ -1,4 +1,12 @@
-import type { Command, EnrollmentToken, FieldFilter, Host, LoginResponse, StoredEvent } from "@ring3/protocol";
+import type {
+  Command,
+  EnrollmentToken,
+  FieldFilter,
+  Host,
+  HostPage,
+  LoginResponse,
+  StoredEvent,
+} from "@ring3/protocol";
 import { ROUTES } from "@ring3/protocol";
 import { LinkClient, describeAnswer } from "../src/link/link-client.ts";
 
@@ -51,8 +59,9 @@ export class ConsoleApi {
     return created.token;
   }
 
-  hosts(): Promise<Host[]> {
-    return this.call<Host[]>("GET", ROUTES.listHosts.path);
+  /** The first page of hosts: these tests enroll a few. */
+  async hosts(): Promise<Host[]> {
+    return (await this.call<HostPage>("GET", ROUTES.listHosts.path)).items;
   }
 
   host(id: string): Promise<Host> {

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { Id, IsoTime } from "./common.ts";
+import { Id, IsoTime, PageQuery } from "./common.ts";
 import { WireAlert } from "./alerts.ts";
 import { WireEvent } from "./events.ts";
 
@@ -108,6 +108,16 @@ export const HeartbeatResponse = Type.Object({ serverTime: IsoTime, pendingComma
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
 export const HOST_STATES = ["online", "silent"] as const;
+
+/**
+ * One word for a host, most urgent first, computed by the store so that the fleet can be counted and
+ * filtered by it without reading every host: `silent` (no heartbeat for a few intervals; a crash or tampering
+ * looks like silence), then `isolated` (cut off from the network by a response action), then `degraded` (it
+ * reports, but a sensor is not running as asked and it sees less), else `online`.
+ */
+export const HOST_HEALTHS = ["online", "degraded", "isolated", "silent"] as const;
+export const HostHealth = Type.Enum(HOST_HEALTHS);
+export type HostHealth = Static<typeof HostHealth>;
 export const Host = Type.Object({
   id: Id,
   hostname: Type.String(),
@@ -119,6 +129,7 @@ export const Host = Type.Object({
   enrolledAt: IsoTime,
   lastSeen: Type.Optional(IsoTime),
   state: Type.Enum(HOST_STATES),
+  health: HostHealth,
   isolated: Type.Boolean(),
   sensors: Type.Record(Type.String(), SensorState),
   queueDepth: Type.Integer(),
@@ -126,3 +137,33 @@ export const Host = Type.Object({
   openAlerts: Type.Integer(),
 });
 export type Host = Static<typeof Host>;
+
+export const HostQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 256, description: "substring of the hostname, any case" })),
+    health: Type.Optional(Type.Array(HostHealth)),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type HostQuery = Static<typeof HostQuery>;
+
+/** Hosts by health over the whole fleet, whatever a listing's filter. */
+export const FleetCounts = Type.Object({
+  total: Type.Integer(),
+  byHealth: Type.Object({
+    online: Type.Integer(),
+    degraded: Type.Integer(),
+    isolated: Type.Integer(),
+    silent: Type.Integer(),
+  }),
+});
+export type FleetCounts = Static<typeof FleetCounts>;
+
+/** A page of hosts in hostname order, and the fleet's counts for the filter chips beside it. */
+export const HostPage = Type.Object({
+  items: Type.Array(Host),
+  nextCursor: Type.Optional(Type.String()),
+  fleet: FleetCounts,
+});
+export type HostPage = Static<typeof HostPage>;

@@ -1,5 +1,6 @@
 import { Type, type Static } from "typebox";
 import { IsoTime } from "./common.ts";
+import { FleetCounts } from "./agents.ts";
 
 /** Alert counts over a time range, for the console's dashboard. */
 export const AlertStats = Type.Object({
@@ -31,6 +32,7 @@ export const Overview = Type.Object({
     online: Type.Integer(),
     silent: Type.Integer(),
     isolated: Type.Integer(),
+    byHealth: FleetCounts.properties.byHealth,
   }),
 });
 export type Overview = Static<typeof Overview>;

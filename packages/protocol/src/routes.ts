@@ -20,6 +20,8 @@ import {
   Heartbeat,
   HeartbeatResponse,
   Host,
+  HostPage,
+  HostQuery,
   IngestBatch,
   IngestResponse,
 } from "./agents.ts";
@@ -142,7 +144,7 @@ export const ROUTES = {
   },
 
   // Hosts, events, process trees, timelines.
-  listHosts: { method: "GET", path: `${API_PREFIX}/hosts`, auth: viewer, response: Type.Array(Host) },
+  listHosts: { method: "GET", path: `${API_PREFIX}/hosts`, auth: viewer, query: HostQuery, response: HostPage },
   getHost: { method: "GET", path: `${API_PREFIX}/hosts/:id`, auth: viewer, params: IdParams, response: Host },
   hostTimeline: {
     method: "GET",

@@ -259,7 +259,13 @@ test("the overview counts alerts by level and hosts by state over the last 24 ho
   assert.equal(body.alerts.byLevel["critical"], 1);
   assert.equal(body.alerts.byLevel["high"], 1);
   assert.ok(body.alerts.topRules.length > 0);
-  assert.deepEqual(body.hosts, { total: 1, online: 1, silent: 0, isolated: 0 });
+  assert.deepEqual(body.hosts, {
+    total: 1,
+    online: 1,
+    silent: 0,
+    isolated: 0,
+    byHealth: { online: 1, degraded: 0, isolated: 0, silent: 0 },
+  });
   const ranged = await server.call({
     method: "GET",
     url: `${ROUTES.overview.path}?from=2026-02-01T00:00:00.000Z&to=2026-02-02T00:00:00.000Z`,

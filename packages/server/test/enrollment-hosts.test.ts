@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ROUTES } from "@ring3/protocol";
+import { HOST_HEALTHS, ROUTES } from "@ring3/protocol";
+import type { HostPage } from "@ring3/protocol";
 import type { TestServer } from "./server-harness.ts";
 import { batch, errorCode, gzipped, processEvent, startTestServer } from "./server-harness.ts";
 
@@ -255,7 +256,7 @@ test("heartbeat input: negative queue depth, unknown sensor state, extra fields 
 test("hosts are listed; an unknown host is 404 on detail, timeline and process tree", async () => {
   const list = await server.call({ method: "GET", url: ROUTES.listHosts.path, as: server.sessions.viewer });
   assert.equal(list.statusCode, 200);
-  assert.ok(list.json<{ hostname: string }[]>().some((h) => h.hostname === "enrolled-host"));
+  assert.ok(list.json<HostPage>().items.some((h) => h.hostname === "enrolled-host"));
   for (const url of [ROUTES.getHost.path, ROUTES.hostTimeline.path, ROUTES.processTree.path]) {
     const response = await server.call({
       method: "GET",
@@ -265,6 +266,66 @@ test("hosts are listed; an unknown host is 404 on detail, timeline and process t
     assert.equal(response.statusCode, 404);
     assert.equal(errorCode(response), "R3_ERR_HOST_NOT_FOUND");
   }
+});
+
+test("the host list pages in hostname order, filters by health and hostname, and counts the whole fleet", async () => {
+  const ids: string[] = [];
+  for (const name of ["page-c", "page-a", "page-b"]) {
+    const agent = await server.enroll(name);
+    ids.push(agent.hostId);
+    const sensors = name === "page-b" ? { audit: { state: "stopped" } } : { audit: { state: "started" } };
+    const beat = await server.call({
+      method: "POST",
+      url: ROUTES.heartbeat.path,
+      as: agent.credential,
+      payload: heartbeat({ sensors }),
+    });
+    assert.equal(beat.statusCode, 200, beat.body);
+  }
+  const get = async (query: string) => {
+    const response = await server.call({
+      method: "GET",
+      url: `${ROUTES.listHosts.path}?${query}`,
+      as: server.sessions.viewer,
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json<HostPage>();
+  };
+  const first = await get("q=PAGE-&limit=2");
+  assert.deepEqual(
+    first.items.map((h) => h.hostname),
+    ["page-a", "page-b"],
+  );
+  assert.ok(first.nextCursor !== undefined);
+  const second = await get(`q=page-&limit=2&cursor=${encodeURIComponent(first.nextCursor)}`);
+  assert.deepEqual(
+    second.items.map((h) => [h.hostname, h.health]),
+    [["page-c", "online"]],
+  );
+  assert.equal(second.nextCursor, undefined);
+  const degraded = await get("health=degraded&health=silent&q=page");
+  assert.deepEqual(
+    degraded.items.map((h) => h.hostname),
+    ["page-b"],
+  );
+  // The counts are the fleet's, whatever the filter: the console's chips show what each filter would list.
+  assert.equal(degraded.fleet.total, first.fleet.total);
+  assert.ok(degraded.fleet.byHealth.degraded >= 1);
+  assert.equal(
+    degraded.fleet.total,
+    HOST_HEALTHS.reduce((sum, health) => sum + degraded.fleet.byHealth[health], 0),
+  );
+
+  for (const query of ["health=sleepy", "limit=0", "limit=1001", "q=" + "x".repeat(300), "cursor=not-a-cursor"]) {
+    const response = await server.call({
+      method: "GET",
+      url: `${ROUTES.listHosts.path}?${query}`,
+      as: server.sessions.viewer,
+    });
+    assert.equal(response.statusCode, 400, query);
+  }
+  const anonymous = await server.call({ method: "GET", url: ROUTES.listHosts.path });
+  assert.equal(anonymous.statusCode, 401);
 });
 
 test("a host's timeline and process tree are built from its events", async () => {

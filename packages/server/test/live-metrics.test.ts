@@ -67,6 +67,29 @@ test("the live stream pushes new alerts and host changes as Server-Sent Events",
   const host = await hostMessage;
   assert.equal((host.data as { host: { id: string } }).host.id, agent.hostId);
 
+  // A sensor that stops is news to the console; the same heartbeat again is not (a large fleet beats often).
+  const degradedMessage = nextMessage(stream, (event) => event === "host");
+  const beat = (audit: "started" | "stopped") => ({
+    time: new Date(server.clock.ms).toISOString(),
+    agentVersion: (host.data as { host: { agentVersion: string } }).host.agentVersion,
+    contentVersion: "c1",
+    sensors: { connector: { state: "started" }, audit: { state: audit } },
+    queueDepth: 0,
+    dropped: {},
+    isolated: false,
+  });
+  for (const audit of ["started", "stopped"] as const) {
+    const response = await server.call({
+      method: "POST",
+      url: ROUTES.heartbeat.path,
+      as: agent.credential,
+      payload: beat(audit),
+    });
+    assert.equal(response.statusCode, 200, response.body);
+  }
+  const degraded = (await degradedMessage).data as { host: { id: string; health: string } };
+  assert.deepEqual([degraded.host.id, degraded.host.health], [agent.hostId, "degraded"]);
+
   const alertMessage = nextMessage(stream, (event) => event === "alert");
   const event = processEvent();
   await server.call({
@@ -116,6 +139,7 @@ test("/metrics speaks the Prometheus text format with ingest, hosts, alerts, sto
   }
   assert.match(text, /^ring3_hosts\{state="online"\} \d+$/m);
   assert.match(text, /^ring3_hosts_isolated \d+$/m);
+  assert.match(text, /^ring3_hosts_health\{health="degraded"\} \d+$/m);
   // This process's descriptors, as /proc counts them: the store's files and the test's sockets at least.
   const open = Number(/^process_open_fds (\d+)$/m.exec(text)?.[1]);
   const max = Number(/^process_max_fds (\d+)$/m.exec(text)?.[1]);

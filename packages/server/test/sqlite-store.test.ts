@@ -297,24 +297,49 @@ describe("sqlite store", () => {
     assert.deepEqual(readFileSync(path), garbage);
   });
 
-  test("a database of the previous schema version is migrated in place, its hosts kept", async () => {
+  test("a database of schema version 2 is migrated in place: its hosts kept, their health from their sensors", async () => {
     const path = freshPath();
     const before = await open(path);
-    const hostId = await host(before);
+    const healthy = await host(before, "healthy");
+    const degraded = await host(before, "degraded");
+    const isolated = await host(before, "isolated");
     await before.close();
-    // Back to version 1 as the release before migration 2 wrote it: no hosts_isolated index.
-    const v1 = new DatabaseSync(path);
-    v1.exec("DROP INDEX hosts_isolated; PRAGMA user_version = 1");
-    v1.close();
+    // Back to version 2 as the release before migration 3 wrote it: sensors JSON and the isolated flag, no
+    // degraded or health columns, the partial index of isolated hosts.
+    const v2 = new DatabaseSync(path);
+    v2.exec(`DROP INDEX hosts_fleet; DROP INDEX hosts_hostname; ALTER TABLE hosts DROP COLUMN degraded;
+      CREATE INDEX hosts_isolated ON hosts(no) WHERE isolated = 1; PRAGMA user_version = 2`);
+    const set = v2.prepare("UPDATE hosts SET sensors = ?, isolated = ? WHERE id = ?");
+    set.run(JSON.stringify({ audit: { state: "started" }, fanotify: { state: "started" } }), 0, healthy);
+    set.run(JSON.stringify({ audit: { state: "started" }, fanotify: { state: "degraded", reason: "x" } }), 0, degraded);
+    set.run(JSON.stringify({ audit: { state: "stopped" } }), 1, isolated);
+    v2.close();
+
     const after = await open(path);
-    assert.equal((await after.getHost(hostId))?.hostname, "host-a");
-    assert.deepEqual(await after.countHosts(), { byState: { online: 1, silent: 0 }, isolated: 0 });
+    assert.deepEqual(
+      (await after.listHosts({})).items.map((h) => [h.hostname, h.health]),
+      [
+        ["degraded", "degraded"],
+        ["healthy", "online"],
+        ["isolated", "isolated"],
+      ],
+    );
+    assert.deepEqual(await after.countHosts(), {
+      byState: { online: 3, silent: 0 },
+      byHealth: { online: 1, degraded: 1, isolated: 1, silent: 0 },
+      isolated: 1,
+    });
     await after.close();
     const check = new DatabaseSync(path);
-    assert.equal((check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 2);
-    const plan = check.prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM hosts WHERE isolated = 1").all();
+    assert.equal((check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 3);
+    const plan = (sql: string) => JSON.stringify(check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all());
+    const counts = plan("SELECT state, isolated, count(*) FROM hosts GROUP BY state, isolated, degraded");
+    const page = plan("SELECT * FROM hosts WHERE hostname > 'a' ORDER BY hostname, no LIMIT 100");
     check.close();
-    assert.match(JSON.stringify(plan), /hosts_isolated/, "the count reads the partial index");
+    assert.match(counts, /COVERING INDEX hosts_fleet/, "counts read the fleet index, not the host rows");
+    assert.doesNotMatch(counts, /TEMP B-TREE/);
+    assert.match(page, /INDEX hosts_hostname/, "a page walks the hostname index");
+    assert.doesNotMatch(page, /TEMP B-TREE/, "without sorting the fleet");
   });
 
   test("a database from a newer ring3 is refused", async () => {

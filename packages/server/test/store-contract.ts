@@ -8,7 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { ActionResult, Alert, EventSearch, FieldFilter, StoredEvent, WireAlert, WireEvent } from "@ring3/protocol";
+import type {
+  ActionResult,
+  Alert,
+  EventSearch,
+  FieldFilter,
+  Heartbeat,
+  Host,
+  StoredEvent,
+  WireAlert,
+  WireEvent,
+} from "@ring3/protocol";
 import type { PageResult, Store } from "../src/store/store.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
@@ -333,11 +343,99 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
           lastSeen: ms(at(6)),
         },
       );
+      assert.equal(seen?.health, "isolated");
       await newHost(store, "db-1");
       assert.deepEqual(
-        (await store.listHosts()).map((h) => h.hostname),
+        (await store.listHosts({})).items.map((h) => h.hostname),
         ["db-1", "web-1"],
       );
+    });
+
+    withStore(
+      "hosts: health is silent, else isolated, else degraded (a sensor not started), else online",
+      async (store) => {
+        const beat = (sensors: Heartbeat["sensors"], isolated = false): Heartbeat => ({
+          time: at(0),
+          agentVersion: "1",
+          contentVersion: "c",
+          sensors,
+          queueDepth: 0,
+          dropped: {},
+          isolated,
+        });
+        const started = { audit: { state: "started" as const }, fanotify: { state: "started" as const } };
+        const host = await newHost(store, "h", 0);
+        assert.equal((await store.getHost(host))?.health, "online", "enrolled, no heartbeat yet");
+        assert.equal(await store.recordHeartbeat(host, beat(started), at(1)), "online");
+        const audit = { ...started, audit: { state: "degraded" as const, reason: "auditd owns the socket" } };
+        assert.equal(await store.recordHeartbeat(host, beat(audit), at(2)), "degraded");
+        const stopped = { ...started, fanotify: { state: "stopped" as const } };
+        assert.equal(await store.recordHeartbeat(host, beat(stopped), at(3)), "degraded", "stopped counts too");
+        assert.equal(
+          await store.recordHeartbeat(host, beat(audit, true), at(4)),
+          "isolated",
+          "isolated before degraded",
+        );
+        await store.markSilentHosts(at(100));
+        // Silence wins: an isolated host that stopped reporting may be a crashed or tampered agent.
+        assert.equal((await store.getHost(host))?.health, "silent");
+        assert.equal(await store.recordHeartbeat(host, beat(started), at(101)), "online", "back, all sensors up");
+        assert.equal(await store.recordHeartbeat("no-such-host", beat(started), at(102)), undefined);
+      },
+    );
+
+    withStore("hosts: listed a page at a time in hostname order, filtered by health and hostname", async (store) => {
+      const beat: Heartbeat = {
+        time: at(0),
+        agentVersion: "1",
+        contentVersion: "c",
+        sensors: { audit: { state: "started" } },
+        queueDepth: 0,
+        dropped: {},
+        isolated: false,
+      };
+      // Two hosts may share a hostname (a reinstalled machine enrolls again): the page key is (hostname, no).
+      const names = ["web-3", "Web-1", "db-2", "web-2", "db-1", "web-2", "mail-1"];
+      const byName = new Map<string, string[]>();
+      for (const name of names) {
+        const id = await newHost(store, name, 0);
+        byName.set(name, [...(byName.get(name) ?? []), id]);
+        await store.recordHeartbeat(id, beat, at(10));
+      }
+      const first = (name: string) => byName.get(name)?.[0] as string;
+      await store.recordHeartbeat(first("db-2"), { ...beat, sensors: { audit: { state: "stopped" } } }, at(10));
+      await store.recordHeartbeat(first("web-3"), { ...beat, isolated: true }, at(10));
+
+      const all: Host[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listHosts({ limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+        assert.ok(page.items.length <= 2);
+        all.push(...page.items);
+        cursor = page.nextCursor;
+        pages += 1;
+      } while (cursor !== undefined);
+      assert.equal(pages, 4, "7 hosts in pages of 2");
+      assert.deepEqual(
+        all.map((h) => h.hostname),
+        ["Web-1", "db-1", "db-2", "mail-1", "web-2", "web-2", "web-3"],
+        "binary order of hostnames, every host once",
+      );
+      assert.deepEqual(new Set(ids(all)), new Set([...byName.values()].flat()));
+
+      const hostnames = async (query: Parameters<Store["listHosts"]>[0]) =>
+        (await store.listHosts(query)).items.map((h) => h.hostname);
+      assert.deepEqual(await hostnames({ q: "WEB" }), ["Web-1", "web-2", "web-2", "web-3"], "any case");
+      assert.deepEqual(await hostnames({ q: "eb-2" }), ["web-2", "web-2"]);
+      assert.deepEqual(await hostnames({ health: ["degraded"] }), ["db-2"]);
+      assert.deepEqual(await hostnames({ health: ["degraded", "isolated"] }), ["db-2", "web-3"]);
+      assert.deepEqual(await hostnames({ health: ["online"], q: "db" }), ["db-1"]);
+      assert.deepEqual(await hostnames({ health: ["silent"] }), []);
+      assert.deepEqual((await store.countHosts()).byHealth, { online: 5, degraded: 1, isolated: 1, silent: 0 });
+
+      const alertCursor = Buffer.from(JSON.stringify(["alerts:lastSeen:desc", 1, 1])).toString("base64url");
+      await rejectsWith(store.listHosts({ cursor: alertCursor }), "R3_ERR_STORE_BAD_CURSOR");
     });
 
     withStore("hosts: silent ones are marked once, and come back online with a heartbeat", async (store) => {
@@ -361,10 +459,18 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       await store.recordHeartbeat(quiet, heartbeat, at(600));
       assert.equal((await store.getHost(quiet))?.state, "online");
       const never = await newHost(store, "never-heard-from", 100);
-      assert.deepEqual(await store.countHosts(), { byState: { online: 3, silent: 0 }, isolated: 0 });
+      assert.deepEqual(await store.countHosts(), {
+        byState: { online: 3, silent: 0 },
+        byHealth: { online: 3, degraded: 0, isolated: 0, silent: 0 },
+        isolated: 0,
+      });
       assert.deepEqual(ids(await store.markSilentHosts(at(200))), [never], "silent since enrollment");
       await store.recordHeartbeat(chatty, { ...heartbeat, isolated: true }, at(700));
-      assert.deepEqual(await store.countHosts(), { byState: { online: 2, silent: 1 }, isolated: 1 });
+      assert.deepEqual(await store.countHosts(), {
+        byState: { online: 2, silent: 1 },
+        byHealth: { online: 1, degraded: 0, isolated: 1, silent: 1 },
+        isolated: 1,
+      });
       await store.recordHeartbeat(chatty, heartbeat, at(800));
       assert.equal((await store.countHosts()).isolated, 0, "released");
     });

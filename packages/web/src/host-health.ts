@@ -1,6 +1,5 @@
-import type { Host } from "@ring3/protocol";
-
-export type HostHealth = "online" | "silent" | "isolated" | "degraded";
+import type { Host, HostHealth } from "@ring3/protocol";
+import { href } from "./links.ts";
 
 /** Sensors that are not running as asked: the host reports, but sees less. */
 export function degradedSensors(host: Host): string[] {
@@ -13,13 +12,14 @@ export function totalDropped(host: Host): number {
   return Object.values(host.dropped).reduce((sum, n) => sum + n, 0);
 }
 
-/**
- * One word for a host's state, most urgent first: silence (a crash or tampering looks like silence), then
- * isolation (a deliberate state worth seeing), then sensors that lost sight.
- */
-export function hostHealth(host: Host): HostHealth {
-  if (host.state === "silent") return "silent";
-  if (host.isolated) return "isolated";
-  if (degradedSensors(host).length > 0) return "degraded";
-  return "online";
+/** The host list's filter, kept in the address so that a link (an overview tile) opens it filtered. */
+export type HostFilters = { readonly q: string; readonly health: readonly HostHealth[] };
+
+/** `#/hosts?q=web&health=degraded&health=silent` */
+export function hostsHref(filters: HostFilters): string {
+  const query = new URLSearchParams();
+  if (filters.q !== "") query.set("q", filters.q);
+  for (const health of filters.health) query.append("health", health);
+  const text = query.toString();
+  return text === "" ? href("hosts") : `${href("hosts")}?${text}`;
 }

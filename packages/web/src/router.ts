@@ -1,5 +1,8 @@
 import { useEffect, useState } from "react";
 
+// Links are pure (no window): modules that tests run under Node build them too.
+export { href, withQuery } from "./links.ts";
+
 /**
  * Hash routes (`#/alerts/a1?x=y`): the server serves one index.html at `/`, and a reload or a shared link
  * needs no server-side fallback.
@@ -26,18 +29,6 @@ export function useRoute(): Route {
     return () => window.removeEventListener("hashchange", onChange);
   }, []);
   return route;
-}
-
-/** `href("alerts", id)` → `#/alerts/<id>`, each part encoded. */
-export function href(...parts: readonly (string | number)[]): string {
-  return `#/${parts.map((part) => encodeURIComponent(String(part))).join("/")}`;
-}
-
-export function withQuery(base: string, query: Record<string, string | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== "") search.set(key, value);
-  const text = search.toString();
-  return text === "" ? base : `${base}?${text}`;
 }
 
 export function navigate(target: string): void {

@@ -33,6 +33,8 @@ const RULE_TITLE = "Base64-Decoded Content Executed";
 const PASSWORD = "e2e-password-long-enough";
 /** Synthetic alerts for the scrolling check, on a host of their own. */
 const BULK_ALERTS = 10_000;
+/** Hosts for the fleet test: three pages of the hosts list. */
+const FLEET_HOSTS = 600;
 
 let work: string;
 let server: RunningServer;
@@ -194,7 +196,7 @@ test(
     agent.stderr!.on("data", (chunk: string) => (agentLog += chunk));
     const host = await until("the agent to enroll and report", async () => {
       const hosts = await api("listHosts", { token: adminToken });
-      return hosts.find((h) => h.state === "online" && h.lastSeen !== undefined);
+      return hosts.items.find((h) => h.state === "online" && h.lastSeen !== undefined);
     });
 
     const { page, errors } = await openPage(1440, 900);
@@ -520,6 +522,116 @@ test(
     await page.keyboard.press("Enter");
     await page.waitForURL((url) => url.hash === `#/alerts/${encodeURIComponent(chosen)}`);
     assert.deepEqual(errors, []);
+    await page.close();
+  },
+);
+
+test(
+  "console: a fleet of hosts, a page at a time, filtered by health, counted on the overview",
+  { skip: CHROMIUM_MISSING, timeout: 240_000 },
+  async (t) => {
+    // Enough hosts for several pages of the hosts list: each enrolls and heartbeats over the agent protocol.
+    const { token } = await api("createEnrollmentToken", { token: adminToken, body: { ttlSeconds: 600 } });
+    const heartbeat = async (credential: string, i: number) => {
+      const response = await fetch(`${server.url}${ROUTES.heartbeat.path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${credential}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          time: new Date().toISOString(),
+          agentVersion: "e2e",
+          contentVersion: "c",
+          sensors: { audit: { state: i % 50 === 7 ? "stopped" : "started" }, fanotify: { state: "started" } },
+          queueDepth: 0,
+          dropped: {},
+          isolated: i % 100 === 3,
+        }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    // This server calls a host silent after three 2-second intervals, and silence outranks every other health:
+    // the degraded and isolated hosts keep beating while the test looks at them; the rest may fall silent.
+    const watched: { credential: string; i: number }[] = [];
+    for (let first = 0; first < FLEET_HOSTS; first += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, FLEET_HOSTS - first) }, async (_, k) => {
+          const i = first + k;
+          const name = `fleet-${String(i).padStart(4, "0")}`;
+          const enrolled = await api("enroll", {
+            body: { token, hostname: name, machineId: `m-${name}`, os: "linux", agentVersion: "e2e" },
+          });
+          await heartbeat(enrolled.credential, i);
+          if (i % 50 === 7 || i % 100 === 3) watched.push({ credential: enrolled.credential, i });
+        }),
+      );
+    }
+    let beatFailure: unknown;
+    const keepBeating = setInterval(() => {
+      Promise.all(watched.map(({ credential, i }) => heartbeat(credential, i))).catch((error: unknown) => {
+        beatFailure ??= error;
+      });
+    }, 1000);
+    t.after(() => clearInterval(keepBeating));
+    const degradedHosts = Array.from({ length: FLEET_HOSTS }, (_, i) => i).filter((i) => i % 50 === 7 && i % 100 !== 3);
+    await until("the watched hosts to be beating", async () => {
+      const overview = await api("overview", { token: adminToken });
+      assert.ok(overview.hosts.total >= FLEET_HOSTS);
+      return overview.hosts.byHealth.degraded >= degradedHosts.length && overview.hosts.byHealth.isolated >= 6
+        ? true
+        : undefined;
+    });
+
+    const { page, errors } = await openPage(1440, 900);
+    await login(page, server.admin!.username, server.admin!.password);
+    // The overview counts the fleet in the store; its degraded tile opens the list filtered to those hosts.
+    const tiles = page.getByTestId("host-health");
+    const degradedTile = tiles.locator(".tile.health-degraded");
+    await degradedTile.waitFor();
+    const shown = Number((await degradedTile.locator(".tile-value").innerText()).replace(/,/g, ""));
+    assert.ok(shown >= degradedHosts.length, `degraded tile ${shown}`);
+    await degradedTile.click();
+    await page.waitForURL((url) => url.hash === "#/hosts?health=degraded");
+    const rows = page.getByRole("table", { name: "Hosts" }).locator("tbody tr");
+    await page.getByRole("link", { name: "fleet-0007", exact: true }).waitFor();
+    assert.equal(await rows.count(), shown, "one row per degraded host");
+    assert.equal(await rows.locator(".badge.health-degraded").count(), shown);
+
+    // The whole list: a page of 200, then more on request, in hostname order.
+    await page.getByRole("checkbox", { name: /^degraded/ }).uncheck();
+    await page.waitForURL((url) => url.hash === "#/hosts");
+    await page
+      .getByTestId("host-count")
+      .filter({ hasText: /enrolled/ })
+      .waitFor();
+    await until("the first page", async () => ((await rows.count()) === 200 ? true : undefined));
+    await page.getByRole("button", { name: "Show 200 more" }).click();
+    await until("the second page", async () => ((await rows.count()) === 400 ? true : undefined));
+    const names = await page.getByRole("table", { name: "Hosts" }).locator("tbody tr td:first-child a").allInnerTexts();
+    assert.deepEqual(names, [...names].sort(), "hostname order across pages");
+    assert.equal(new Set(names).size, names.length, "no host twice");
+
+    // Hostname search narrows the fleet, with the health filter kept in the address.
+    const search = page.getByRole("searchbox", { name: "Search hosts" });
+    await search.fill("FLEET-00");
+    await search.press("Enter");
+    await page.waitForURL((url) => url.hash === "#/hosts?q=FLEET-00");
+    await until("the filtered list", async () => ((await rows.count()) === 100 ? true : undefined));
+    await page.getByRole("checkbox", { name: /^isolated/ }).check();
+    await page.waitForURL((url) => url.hash === "#/hosts?q=FLEET-00&health=isolated");
+    await page.getByRole("link", { name: "fleet-0003", exact: true }).waitFor();
+    await until("one isolated host among fleet-00xx", async () => ((await rows.count()) === 1 ? true : undefined));
+    await shot(page, "hosts-filtered");
+
+    // Event search picks one host of the fleet by typing part of its name.
+    await page.goto(`${server.url}/#/search`);
+    await page.getByLabel("Host name").fill("fleet-0123");
+    const hostSelect = page.getByLabel("Host", { exact: true });
+    await until("the picker to offer the host", async () =>
+      (await hostSelect.locator("option", { hasText: "fleet-0123" }).count()) === 1 ? true : undefined,
+    );
+    await hostSelect.selectOption({ label: "fleet-0123" });
+    assert.notEqual(await hostSelect.inputValue(), "");
+    assert.deepEqual(errors, []);
+    assert.equal(beatFailure, undefined);
     await page.close();
   },
 );

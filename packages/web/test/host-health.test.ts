@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Host } from "@ring3/protocol";
-import { degradedSensors, hostHealth, totalDropped } from "../src/host-health.ts";
+import { degradedSensors, hostsHref, totalDropped } from "../src/host-health.ts";
 
 const HOST: Host = {
   id: "h1",
@@ -12,6 +12,7 @@ const HOST: Host = {
   enrolledAt: "2026-03-01T12:00:00.000Z",
   lastSeen: "2026-03-01T12:05:00.000Z",
   state: "online",
+  health: "online",
   isolated: false,
   sensors: { "process-connector": { state: "started" }, audit: { state: "started" } },
   queueDepth: 0,
@@ -19,15 +20,23 @@ const HOST: Host = {
   openAlerts: 0,
 };
 
-test("a host's health: silent before isolated before degraded before online", () => {
-  assert.equal(hostHealth(HOST), "online");
-  const degraded = { ...HOST, sensors: { ...HOST.sensors, audit: { state: "degraded" as const, reason: "backlog" } } };
-  assert.equal(hostHealth(degraded), "degraded");
-  assert.deepEqual(degradedSensors(degraded), ["audit"]);
-  assert.equal(hostHealth({ ...degraded, isolated: true }), "isolated");
-  // Silence wins: an isolated host that stopped reporting may be a crashed or tampered agent.
-  assert.equal(hostHealth({ ...degraded, isolated: true, state: "silent" }), "silent");
-  assert.equal(hostHealth({ ...HOST, sensors: { audit: { state: "stopped" } } }), "degraded");
+test("a host's sensors that are not running as asked", () => {
+  assert.deepEqual(degradedSensors(HOST), []);
+  const sensors = {
+    ...HOST.sensors,
+    audit: { state: "degraded" as const, reason: "backlog" },
+    fanotify: { state: "stopped" as const },
+  };
+  assert.deepEqual(degradedSensors({ ...HOST, sensors }), ["audit", "fanotify"]);
+});
+
+test("the host list's filter is a link: hostname text and every health chosen", () => {
+  assert.equal(hostsHref({ q: "", health: [] }), "#/hosts");
+  assert.equal(hostsHref({ q: "", health: ["degraded"] }), "#/hosts?health=degraded");
+  assert.equal(
+    hostsHref({ q: "web 1&x", health: ["degraded", "silent"] }),
+    "#/hosts?q=web+1%26x&health=degraded&health=silent",
+  );
 });
 
 test("dropped events add up over every cause", () => {

@@ -96,6 +96,7 @@ export function alertsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
         online: hosts.byState.online,
         silent: hosts.byState.silent,
         isolated: hosts.isolated,
+        byHealth: { ...hosts.byHealth },
       },
     };
   });

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { ROUTES } from "@ring3/protocol";
-import type { Host } from "@ring3/protocol";
+import { HOST_HEALTHS, ROUTES } from "@ring3/protocol";
+import type { FleetCounts, Host } from "@ring3/protocol";
 import type { PluginOptions, ServerContext } from "../context.ts";
+import type { HostCounts } from "../store/store.ts";
 import { ApiError } from "../errors.ts";
 import { addRoute } from "../route.ts";
 
@@ -10,17 +11,21 @@ export function hostsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done: 
   addRoute(app, ctx, ROUTES.heartbeat, async ({ body, principal }) => {
     const before = principal.host;
     const now = ctx.now().toISOString();
-    await ctx.store.recordHeartbeat(before.id, body, now);
+    const health = await ctx.store.recordHeartbeat(before.id, body, now);
     ctx.metrics.heartbeats.inc();
-    // The console hears of a host when its state changes, not on every heartbeat of a large fleet.
-    if (before.state !== "online" || before.isolated !== body.isolated || before.agentVersion !== body.agentVersion) {
+    // The console hears of a host when its health or version changes (a sensor that stops, an isolation, a
+    // silent host back), not on every heartbeat of a large fleet.
+    if (health !== before.health || before.isolated !== body.isolated || before.agentVersion !== body.agentVersion) {
       const host = await ctx.store.getHost(before.id);
       if (host !== undefined) ctx.hub.publish({ type: "host", host });
     }
     return { serverTime: now, pendingCommands: await ctx.store.countQueuedCommands(before.id, now) };
   });
 
-  addRoute(app, ctx, ROUTES.listHosts, async () => ctx.store.listHosts());
+  addRoute(app, ctx, ROUTES.listHosts, async ({ query }) => {
+    const [page, counts] = await Promise.all([ctx.store.listHosts(query), ctx.store.countHosts()]);
+    return { ...page, fleet: fleetCounts(counts) };
+  });
 
   addRoute(app, ctx, ROUTES.getHost, async ({ params }) => requireHost(ctx, params.id));
 
@@ -36,6 +41,13 @@ export function hostsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done: 
 
   addRoute(app, ctx, ROUTES.searchEvents, async ({ body }) => ctx.store.searchEvents(body));
   done();
+}
+
+export function fleetCounts(counts: HostCounts): FleetCounts {
+  return {
+    total: HOST_HEALTHS.reduce((sum, health) => sum + counts.byHealth[health], 0),
+    byHealth: { ...counts.byHealth },
+  };
 }
 
 export async function requireHost(ctx: ServerContext, id: string): Promise<Host> {

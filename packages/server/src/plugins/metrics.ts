@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { ALERT_LEVELS, HOST_STATES } from "@ring3/protocol";
+import { ALERT_LEVELS, HOST_HEALTHS, HOST_STATES } from "@ring3/protocol";
 import type { PluginOptions } from "../context.ts";
 import { gauge } from "../metrics-registry.ts";
 import { descriptorUsage } from "../process-descriptors.ts";
@@ -58,6 +58,11 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
       gauge("ring3_hosts_isolated", "Hosts cut off from the network by a response action.", [
         { value: hosts.isolated },
       ]),
+      gauge(
+        "ring3_hosts_health",
+        "Enrolled hosts by health: silent, else isolated, else degraded (a sensor not running), else online.",
+        HOST_HEALTHS.map((health) => ({ labels: { health }, value: hosts.byHealth[health] })),
+      ),
       gauge(
         "ring3_alerts_last_24h",
         "Alerts seen in the last 24 hours, by level.",

@@ -209,6 +209,20 @@ const MAIN_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX hosts_isolated ON hosts(no) WHERE isolated = 1;
   `,
+  // 3: what a host's health is made of (sqlite-store.ts hostHealthSql) in indexed columns, so that the fleet is
+  // counted by health and listed a page at a time in hostname order without reading every host row and its
+  // sensors JSON. \`degraded\` (sensors not started) is written with each heartbeat; the rows already there get
+  // it from their last heartbeat's sensors. hosts_fleet covers the counts, isolated ones included, so the
+  // partial index of migration 2 goes. (A generated health column would not do: SQLite reads the row to
+  // compute it even when an index holds it.)
+  `
+  ALTER TABLE hosts ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0;
+  UPDATE hosts SET degraded =
+    (SELECT count(*) FROM json_each(hosts.sensors) s WHERE json_extract(s.value, '$.state') IS NOT 'started');
+  DROP INDEX hosts_isolated;
+  CREATE INDEX hosts_fleet ON hosts(state, isolated, degraded);
+  CREATE INDEX hosts_hostname ON hosts(hostname);
+  `,
 ];
 
 /**

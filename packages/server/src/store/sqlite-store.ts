@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { ALERT_LEVELS, HOST_STATES } from "@ring3/protocol";
+import { ALERT_LEVELS, HOST_HEALTHS, HOST_STATES } from "@ring3/protocol";
 import type {
   ActionResult,
   Alert,
@@ -18,6 +18,8 @@ import type {
   EventSearch,
   Heartbeat,
   Host,
+  HostHealth,
+  HostQuery,
   ProcessTree,
   ResponseRequest,
   Role,
@@ -124,6 +126,15 @@ function promised<T>(work: () => T): Promise<T> {
 
 function json(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
+}
+
+/**
+ * A host's health (protocol HOST_HEALTHS, most urgent first) from its row: silent, else isolated, else degraded
+ * (sensors not started, counted at each heartbeat), else online. `prefix` is the hosts table's alias.
+ */
+function hostHealthSql(prefix: string): string {
+  return `CASE WHEN ${prefix}state = 'silent' THEN 'silent' WHEN ${prefix}isolated = 1 THEN 'isolated'
+    WHEN ${prefix}degraded > 0 THEN 'degraded' ELSE 'online' END`;
 }
 
 function clampLimit(limit: number | undefined): number {
@@ -686,7 +697,7 @@ export class SqliteStore implements Store {
 
   // ---- hosts -------------------------------------------------------------------------------------------------
 
-  private static readonly HOST_SELECT = `SELECT h.*, (SELECT count(*) FROM alerts a WHERE a.host_no = h.no AND a.status IN ('new', 'in_progress')) AS open_alerts FROM hosts h`;
+  private static readonly HOST_SELECT = `SELECT h.*, ${hostHealthSql("h.")} AS health, (SELECT count(*) FROM alerts a WHERE a.host_no = h.no AND a.status IN ('new', 'in_progress')) AS open_alerts FROM hosts h`;
 
   private toHost(row: Row): Host {
     return {
@@ -700,6 +711,7 @@ export class SqliteStore implements Store {
       enrolledAt: isoTime(row.enrolled_ms as number),
       ...(row.last_seen_ms === null ? {} : { lastSeen: isoTime(row.last_seen_ms as number) }),
       state: row.state as Host["state"],
+      health: row.health as HostHealth,
       isolated: row.isolated === 1,
       sensors: JSON.parse(row.sensors as string) as Host["sensors"],
       queueDepth: row.queue_depth as number,
@@ -745,10 +757,36 @@ export class SqliteStore implements Store {
     });
   }
 
-  listHosts(): Promise<Host[]> {
+  listHosts(query: HostQuery): Promise<PageResult<Host>> {
     return promised(() => {
       this.open();
-      return this.conn.all(`${SqliteStore.HOST_SELECT} ORDER BY h.hostname, h.no`).map((r) => this.toHost(r));
+      const limit = clampLimit(query.limit);
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (query.q !== undefined && query.q !== "") {
+        where.push("instr(r3_fold(h.hostname), ?) > 0");
+        params.push(fold(query.q));
+      }
+      if (query.health !== undefined && query.health.length > 0) {
+        where.push(`${hostHealthSql("h.")} IN (SELECT value FROM json_each(?))`);
+        params.push(JSON.stringify(query.health));
+      }
+      if (query.cursor !== undefined) {
+        const [hostname, no] = decodeCursor(query.cursor, "hosts", ["string", "number"]) as [string, number];
+        where.push("(h.hostname > ? OR (h.hostname = ? AND h.no > ?))");
+        params.push(hostname, hostname, no);
+      }
+      // hosts_hostname holds (hostname, no): a page walks the index from the cursor on.
+      const rows = this.conn.all(
+        `${SqliteStore.HOST_SELECT} ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+         ORDER BY h.hostname, h.no LIMIT ?`,
+        ...params,
+        limit + 1,
+      );
+      const items = rows.slice(0, limit).map((r) => this.toHost(r));
+      const last = rows[limit - 1];
+      if (rows.length <= limit || last === undefined) return { items };
+      return { items, nextCursor: encodeCursor("hosts", [last.hostname as string, last.no as number]) };
     });
   }
 
@@ -756,34 +794,42 @@ export class SqliteStore implements Store {
     return promised(() => {
       this.open();
       const byState = Object.fromEntries(HOST_STATES.map((state) => [state, 0])) as Record<Host["state"], number>;
-      // Walks of the hosts_state_seen and hosts_isolated indexes: listing the hosts took ~20 ms per 1,000 of
-      // them, on the thread that answers their heartbeats, at every scrape and every console overview.
-      for (const row of this.conn.all<{ state: Host["state"]; n: number }>(
-        "SELECT state, count(*) AS n FROM hosts GROUP BY state",
-      ))
-        byState[row.state] = row.n;
-      const isolated = this.conn.get<{ n: number }>("SELECT count(*) AS n FROM hosts WHERE isolated = 1")?.n ?? 0;
-      return { byState, isolated };
+      const byHealth = Object.fromEntries(HOST_HEALTHS.map((health) => [health, 0])) as Record<HostHealth, number>;
+      let isolated = 0;
+      // One walk of the hosts_fleet index (state, isolated, degraded), never of the host rows: listing the
+      // hosts took ~20 ms per 1,000 of them, on the thread that answers their heartbeats.
+      for (const row of this.conn.all<{ health: HostHealth; state: Host["state"]; isolated: number; n: number }>(
+        `SELECT ${hostHealthSql("")} AS health, state, isolated, count(*) AS n FROM hosts
+         GROUP BY state, isolated, degraded`,
+      )) {
+        byHealth[row.health] += row.n;
+        byState[row.state] += row.n;
+        if (row.isolated === 1) isolated += row.n;
+      }
+      return { byState, byHealth, isolated };
     });
   }
 
-  recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<void> {
+  recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<HostHealth | undefined> {
     return promised(() => {
       this.open();
-      this.conn.transaction(() =>
-        this.conn.run(
+      const notStarted = Object.values(heartbeat.sensors).filter((sensor) => sensor.state !== "started").length;
+      const row = this.conn.transaction(() =>
+        this.conn.get<{ health: HostHealth }>(
           `UPDATE hosts SET last_seen_ms = ?, state = 'online', agent_version = ?, content_version = ?, sensors = ?,
-             queue_depth = ?, dropped = ?, isolated = ? WHERE id = ?`,
+             degraded = ?, queue_depth = ?, dropped = ?, isolated = ? WHERE id = ? RETURNING ${hostHealthSql("")} AS health`,
           requireIsoTime(receivedAt, "receivedAt"),
           heartbeat.agentVersion,
           heartbeat.contentVersion,
           JSON.stringify(heartbeat.sensors),
+          notStarted,
           heartbeat.queueDepth,
           JSON.stringify(heartbeat.dropped),
           heartbeat.isolated ? 1 : 0,
           hostId,
         ),
       );
+      return row?.health;
     });
   }
 

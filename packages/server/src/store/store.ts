@@ -10,6 +10,8 @@ import type {
   EventSearch,
   Heartbeat,
   Host,
+  HostHealth,
+  HostQuery,
   ProcessTree,
   Role,
   StoredEvent,
@@ -67,10 +69,15 @@ export type Store = {
   getHost(id: string): Promise<Host | undefined>;
   /** The host whose agent credential hashes to this. */
   getHostByCredential(credentialHash: string): Promise<Host | undefined>;
-  listHosts(): Promise<Host[]>;
-  /** How many hosts are in each state, and isolated: /metrics and the overview read this, not every host. */
+  /** Hosts in hostname order, filtered by a hostname substring (any case) and health, a page at a time. */
+  listHosts(query: HostQuery): Promise<PageResult<Host>>;
+  /**
+   * How many hosts are in each state and health, and isolated: /metrics, the overview and the host list's
+   * filter chips read this, not every host.
+   */
   countHosts(): Promise<HostCounts>;
-  recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<void>;
+  /** Stores a heartbeat; the host's health after it, or undefined when there is no such host. */
+  recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<HostHealth | undefined>;
   /** Hosts whose last heartbeat is older than `silentBefore` and not yet marked silent; marks them. */
   markSilentHosts(silentBefore: string): Promise<Host[]>;
 
@@ -146,7 +153,11 @@ export type Store = {
 export type PageRequest = { readonly limit?: number; readonly cursor?: string };
 export type PageResult<T> = { items: T[]; nextCursor?: string };
 
-export type HostCounts = { readonly byState: Readonly<Record<Host["state"], number>>; readonly isolated: number };
+export type HostCounts = {
+  readonly byState: Readonly<Record<Host["state"], number>>;
+  readonly byHealth: Readonly<Record<HostHealth, number>>;
+  readonly isolated: number;
+};
 
 export type HostRegistration = {
   hostname: string;

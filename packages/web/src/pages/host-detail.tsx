@@ -5,7 +5,6 @@ import { ResponseActions } from "../components/response-actions.tsx";
 import { Timeline } from "../components/timeline.tsx";
 import { Card, ErrorNote, Facts, Loading } from "../components/ui.tsx";
 import { formatAge, formatTime } from "../format.ts";
-import { hostHealth } from "../host-health.ts";
 import { href } from "../router.ts";
 import { useCan, useLive } from "../session.ts";
 
@@ -37,14 +36,13 @@ export default function HostDetailPage({ id }: { id: string }) {
   if (host.data === undefined)
     return host.error !== undefined ? <ErrorNote error={host.error} /> : <Loading what="host" />;
   const h = host.data;
-  const health = hostHealth(h);
   const nodes = (tree.data?.nodes ?? []).filter((n) => showExited || n.endTime === undefined);
 
   return (
     <div className="page host-detail">
       <div className="page-head">
         <h1>{h.hostname}</h1>
-        <span className={`badge health-${health}`}>{health}</span>
+        <span className={`badge health-${h.health}`}>{h.health}</span>
         {h.isolated ? <span className="badge health-isolated">network isolated</span> : null}
       </div>
       <Facts

@@ -1,10 +1,11 @@
-import { useMemo, useState } from "react";
-import type { Host, Overview } from "@ring3/protocol";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { HOST_HEALTHS } from "@ring3/protocol";
+import type { HostHealth, Overview } from "@ring3/protocol";
 import { useApi } from "../api/use-api.ts";
 import { Chart, type ChartOption } from "../components/chart.tsx";
 import { Card, ErrorNote, Loading } from "../components/ui.tsx";
 import { LEVEL_COLORS, LEVELS_DESC } from "../format.ts";
-import { hostHealth, type HostHealth } from "../host-health.ts";
+import { hostsHref } from "../host-health.ts";
 import { href } from "../router.ts";
 import { useLive } from "../session.ts";
 
@@ -14,6 +15,7 @@ const RANGES = [
   { label: "30 days", hours: 24 * 30 },
 ] as const;
 const HOUR = 3_600_000;
+const HOST_COUNTS_REFRESH_MS = 2000;
 
 function hourStart(ms: number): number {
   return Math.floor(ms / HOUR) * HOUR;
@@ -67,16 +69,12 @@ function tacticOption(byTactic: Record<string, number>): ChartOption {
   };
 }
 
-const HEALTH_ORDER: readonly HostHealth[] = ["online", "degraded", "isolated", "silent"];
-
-function HostHealthTiles({ hosts }: { hosts: readonly Host[] }) {
-  const counts = new Map<HostHealth, number>(HEALTH_ORDER.map((h) => [h, 0]));
-  for (const host of hosts) counts.set(hostHealth(host), (counts.get(hostHealth(host)) ?? 0) + 1);
+function HostHealthTiles({ byHealth }: { byHealth: Readonly<Record<HostHealth, number>> }) {
   return (
     <div className="tiles" data-testid="host-health">
-      {HEALTH_ORDER.map((health) => (
-        <a key={health} className={`tile health-${health}`} href={href("hosts")}>
-          <span className="tile-value">{counts.get(health) ?? 0}</span>
+      {HOST_HEALTHS.map((health) => (
+        <a key={health} className={`tile health-${health}`} href={hostsHref({ q: "", health: [health] })}>
+          <span className="tile-value">{byHealth[health].toLocaleString()}</span>
           <span className="tile-label">{health}</span>
         </a>
       ))}
@@ -93,10 +91,19 @@ export default function OverviewPage() {
     [hours, now],
   );
   const overview = useApi("overview", input);
-  const hosts = useApi("listHosts", {});
+  const reloadOverview = overview.reload;
+  // Host changes come one message per host: a fleet back from a server restart is thousands at once, and the
+  // tiles are counted again once per burst.
+  const hostsTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(hostsTimer.current), []);
   useLive((message) => {
     if (message.type === "alert") setNow(Date.now());
-    if (message.type === "host") hosts.reload();
+    if (message.type === "host") {
+      hostsTimer.current ??= setTimeout(() => {
+        hostsTimer.current = undefined;
+        reloadOverview();
+      }, HOST_COUNTS_REFRESH_MS);
+    }
   });
 
   const series = useMemo(() => (overview.data ? seriesOption(overview.data) : undefined), [overview.data]);
@@ -174,7 +181,7 @@ export default function OverviewPage() {
       </div>
       <div className="grid-2">
         <Card title="Hosts by health">
-          {hosts.data !== undefined ? <HostHealthTiles hosts={hosts.data} /> : <ErrorNote error={hosts.error} />}
+          <HostHealthTiles byHealth={overview.data.hosts.byHealth} />
         </Card>
         <Card title="Alerts by ATT&CK tactic">
           {Object.keys(stats.byTactic).length > 0 && tactics !== undefined ? (

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { FIELD_OPS } from "@ring3/protocol";
 import type { EventSearch, FieldFilter, StoredEvent } from "@ring3/protocol";
 import { call } from "../api/client.ts";
-import { useApi } from "../api/use-api.ts";
+import { HostPicker } from "../components/host-picker.tsx";
 import { eventKind, eventSummary } from "../components/event-view.tsx";
 import { ErrorNote } from "../components/ui.tsx";
 import { formatTime } from "../format.ts";
@@ -30,7 +30,6 @@ let nextKey = 1;
 const emptyRow = (): FilterRow => ({ key: nextKey++, field: "", op: "contains", value: "" });
 
 export default function SearchPage() {
-  const hosts = useApi("listHosts", {});
   const [range, setRange] = useState<number | "custom">(24 * 60);
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
@@ -123,17 +122,7 @@ export default function SearchPage() {
               </label>
             </>
           ) : null}
-          <label>
-            Host
-            <select value={hostId} onChange={(e) => setHostId(e.target.value)}>
-              <option value="">all hosts</option>
-              {(hosts.data ?? []).map((h) => (
-                <option key={h.id} value={h.id}>
-                  {h.hostname}
-                </option>
-              ))}
-            </select>
-          </label>
+          <HostPicker value={hostId} onChange={setHostId} />
           <label>
             Category
             <input

@@ -1,6 +1,9 @@
 import type { Host, HostHealth } from "@ring3/protocol";
 import { href } from "./links.ts";
 
+/** Host counts shown beside live host messages are fetched again at most this often (once per burst). */
+export const HOST_COUNTS_REFRESH_MS = 2000;
+
 /** Sensors that are not running as asked: the host reports, but sees less. */
 export function degradedSensors(host: Host): string[] {
   return Object.entries(host.sensors)

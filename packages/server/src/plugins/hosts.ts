@@ -43,10 +43,11 @@ export function hostsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done: 
   done();
 }
 
+/** The fleet's size and its hosts by health, as the host list and the overview answer them. */
 export function fleetCounts(counts: HostCounts): FleetCounts {
   return {
     total: HOST_HEALTHS.reduce((sum, health) => sum + counts.byHealth[health], 0),
-    byHealth: { ...counts.byHealth },
+    byHealth: counts.byHealth,
   };
 }
 

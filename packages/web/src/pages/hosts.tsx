@@ -1,17 +1,16 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { HOST_HEALTHS } from "@ring3/protocol";
 import type { FleetCounts, Host, HostHealth, HostQuery } from "@ring3/protocol";
 import { call } from "../api/client.ts";
 import { ErrorNote, Loading } from "../components/ui.tsx";
 import { formatAge } from "../format.ts";
-import { degradedSensors, hostsHref, totalDropped, type HostFilters } from "../host-health.ts";
+import { degradedSensors, HOST_COUNTS_REFRESH_MS, hostsHref, totalDropped, type HostFilters } from "../host-health.ts";
 import { href, navigate, useRoute } from "../router.ts";
 import { useLive } from "../session.ts";
+import { useCoalesced } from "../use-coalesced.ts";
 
 /** Rows per request: a fleet of 10,000 hosts is listed a page at a time, never in one answer. */
 const PAGE = 200;
-/** A burst of host changes (a fleet coming back after a server restart) refreshes the counts once. */
-const COUNTS_REFRESH_MS = 2000;
 
 function filtersFrom(query: URLSearchParams): HostFilters {
   return {
@@ -47,7 +46,6 @@ export default function HostsPage() {
   const [fleet, setFleet] = useState<FleetCounts | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  const countsTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   // The first page again whenever the filter in the address changes.
   useEffect(() => {
@@ -71,7 +69,12 @@ export default function HostsPage() {
     return () => controller.abort();
   }, [filterKey]);
 
-  useEffect(() => () => clearTimeout(countsTimer.current), []);
+  const recount = useCoalesced(() => {
+    call("listHosts", { query: { limit: 1 } }).then(
+      (page) => setFleet(page.fleet),
+      () => undefined, // the counts stay as they were; the next change or a reload tries again
+    );
+  }, HOST_COUNTS_REFRESH_MS);
 
   const loadMore = () => {
     if (cursor === undefined || busy) return;
@@ -100,13 +103,7 @@ export default function HostsPage() {
       // a reload shows it in its place.
       return cursor === undefined && matches(host, filters) ? [...list, host].sort(byHostname) : list;
     });
-    countsTimer.current ??= setTimeout(() => {
-      countsTimer.current = undefined;
-      call("listHosts", { query: { limit: 1 } }).then(
-        (page) => setFleet(page.fleet),
-        () => undefined, // the counts stay as they were; the next change or a reload tries again
-      );
-    }, COUNTS_REFRESH_MS);
+    recount();
   });
 
   const setFilters = (next: HostFilters) => navigate(hostsHref(next));

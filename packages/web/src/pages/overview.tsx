@@ -1,13 +1,14 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useState } from "react";
 import { HOST_HEALTHS } from "@ring3/protocol";
 import type { HostHealth, Overview } from "@ring3/protocol";
 import { useApi } from "../api/use-api.ts";
 import { Chart, type ChartOption } from "../components/chart.tsx";
 import { Card, ErrorNote, Loading } from "../components/ui.tsx";
 import { LEVEL_COLORS, LEVELS_DESC } from "../format.ts";
-import { hostsHref } from "../host-health.ts";
+import { HOST_COUNTS_REFRESH_MS, hostsHref } from "../host-health.ts";
 import { href } from "../router.ts";
 import { useLive } from "../session.ts";
+import { useCoalesced } from "../use-coalesced.ts";
 
 const RANGES = [
   { label: "24 h", hours: 24 },
@@ -15,7 +16,6 @@ const RANGES = [
   { label: "30 days", hours: 24 * 30 },
 ] as const;
 const HOUR = 3_600_000;
-const HOST_COUNTS_REFRESH_MS = 2000;
 
 function hourStart(ms: number): number {
   return Math.floor(ms / HOUR) * HOUR;
@@ -91,19 +91,10 @@ export default function OverviewPage() {
     [hours, now],
   );
   const overview = useApi("overview", input);
-  const reloadOverview = overview.reload;
-  // Host changes come one message per host: a fleet back from a server restart is thousands at once, and the
-  // tiles are counted again once per burst.
-  const hostsTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(hostsTimer.current), []);
+  const recountHosts = useCoalesced(overview.reload, HOST_COUNTS_REFRESH_MS);
   useLive((message) => {
     if (message.type === "alert") setNow(Date.now());
-    if (message.type === "host") {
-      hostsTimer.current ??= setTimeout(() => {
-        hostsTimer.current = undefined;
-        reloadOverview();
-      }, HOST_COUNTS_REFRESH_MS);
-    }
+    if (message.type === "host") recountHosts();
   });
 
   const series = useMemo(() => (overview.data ? seriesOption(overview.data) : undefined), [overview.data]);

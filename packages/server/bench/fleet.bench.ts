@@ -323,6 +323,11 @@ function once<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -464,9 +469,11 @@ async function coordinate(): Promise<void> {
       held = step;
     }
     console.log(`\nheld ${held} agents with heartbeat p99 < 1 s and every event stored (target ${target})`);
+    // The server closes its connections and its store before the data dir goes (and, run with --cpu-prof,
+    // writes its profile on the way out); a kill is the last resort.
     server.send({ type: "stop" });
     for (const c of clients) c.send({ type: "stop" } satisfies ToClient);
-    await sleep(500);
+    await Promise.race([Promise.all([server, ...clients].map(exited)), sleep(30_000)]);
   } finally {
     cleanup();
   }

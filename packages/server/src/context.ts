@@ -1,12 +1,12 @@
 import type { AuditEntry, IngestResponse } from "@ring3/protocol";
 import type { CommandWaiters } from "./command-waiters.ts";
 import type { ServerDetection } from "./detection/server-detection.ts";
-import type { IngestQueue } from "./ingest-queue.ts";
 import type { LiveHub } from "./live-hub.ts";
 import type { LoginLimiter } from "./auth/login-limiter.ts";
 import type { AgentBatch } from "./plugins/ingest.ts";
 import type { ServerMetrics } from "./metrics-registry.ts";
-import type { Store } from "./store/store.ts";
+import type { HeartbeatInput, HeartbeatRecord, Store } from "./store/store.ts";
+import type { WriteQueue } from "./write-queue.ts";
 
 /** Timing settings every plugin reads; defaults in create-server.ts. */
 export type ServerSettings = {
@@ -31,7 +31,8 @@ export type ServerContext = {
   readonly hub: LiveHub;
   readonly metrics: ServerMetrics;
   readonly waiters: CommandWaiters;
-  readonly ingestQueue: IngestQueue<AgentBatch, IngestResponse>;
+  readonly ingestQueue: WriteQueue<AgentBatch, IngestResponse>;
+  readonly heartbeatQueue: WriteQueue<HeartbeatInput, HeartbeatRecord | undefined>;
   readonly detection: ServerDetection;
   readonly loginLimiter: LoginLimiter;
   readonly audit: (entry: Omit<AuditEntry, "id" | "time">) => Promise<void>;

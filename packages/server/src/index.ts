@@ -21,9 +21,10 @@
  * - Server-side detection: `rulesDirs` are Sigma rules the server runs on batches sent with `detect: true`
  *   (hosts that ship logs without matching them), and, through the rules they name, correlations across all
  *   hosts. Admins list and enable/disable them (`listRules`, `updateRule`; kept in `<dataDir>/server-rules.json`).
- * - Ingest is queued and the batches waiting are stored together, one bounded group (one transaction) at a
- *   time, so heartbeats are never stuck behind writes; past `ingestMaxWaitMs` of backlog it answers 503 +
- *   Retry-After and the agent resends from its spool.
+ * - Ingest batches and heartbeats are queued and the ones waiting are stored together, one bounded group (one
+ *   transaction) at a time and at most one group of each every 20 ms (write-queue.ts), so no request is stuck
+ *   behind a long write and a fleet's commits do not swamp the store; past `ingestMaxWaitMs` of backlog they
+ *   answer 503 + Retry-After and the agent resends a batch from its spool.
  */
 export type { StartOptions, RunningServer } from "./start-server.ts";
 export { startServer, ensureFirstAdmin, FIRST_ADMIN } from "./start-server.ts";

@@ -5,8 +5,8 @@ import { hashPassword, verifyPassword } from "../src/auth/passwords.ts";
 import { hashSecret, newSecret, secretKind } from "../src/auth/secrets.ts";
 import { CommandWaiters } from "../src/command-waiters.ts";
 import { ApiError } from "../src/errors.ts";
-import { IngestQueue } from "../src/ingest-queue.ts";
-import type { IngestQueueLimits } from "../src/ingest-queue.ts";
+import { WriteQueue } from "../src/write-queue.ts";
+import type { WriteQueueLimits } from "../src/write-queue.ts";
 
 test("scrypt password hashes verify the right password only, and a malformed hash never verifies", async () => {
   const stored = await hashPassword("correct horse battery staple");
@@ -88,13 +88,13 @@ async function groupsHanded(groups: readonly unknown[], count: number): Promise<
   while (groups.length < count) await new Promise((resolve) => setImmediate(resolve));
 }
 
-/** An ingest queue whose writer records each group and waits for `release` before answering it. */
-function gatedQueue(limits: Partial<IngestQueueLimits> = {}) {
+/** A write queue whose writer records each group and waits for `release` before answering it. */
+function gatedQueue(limits: Partial<WriteQueueLimits> = {}) {
   const groups: string[][] = [];
   let release: () => void = () => undefined;
   let gate = Promise.resolve();
-  const queue = new IngestQueue<string, string>(
-    { maxWaitMs: 60_000, maxQueuedEvents: 1_000, maxGroupEvents: 100, maxGroupBatches: 10, ...limits },
+  const queue = new WriteQueue<string, string>(
+    { maxWaitMs: 60_000, maxQueuedUnits: 1_000, maxGroupUnits: 100, maxGroupItems: 10, minIntervalMs: 0, ...limits },
     async (items) => {
       groups.push([...items]);
       await gate;
@@ -105,6 +105,7 @@ function gatedQueue(limits: Partial<IngestQueueLimits> = {}) {
           : { status: "fulfilled", value: `${item} stored` },
       );
     },
+    (units) => `${units} units behind: resend`,
   );
   return {
     queue,
@@ -116,7 +117,7 @@ function gatedQueue(limits: Partial<IngestQueueLimits> = {}) {
   };
 }
 
-test("the ingest queue writes the batches waiting as one group, each answered with its own outcome", async () => {
+test("the write queue writes the batches waiting as one group, each answered with its own outcome", async () => {
   const { queue, groups, close, open } = gatedQueue();
   close();
   const first = queue.run(5, "first");
@@ -124,7 +125,7 @@ test("the ingest queue writes the batches waiting as one group, each answered wi
   assert.deepEqual(groups, [["first"]]);
   // These arrive while it is written: they wait, then go in one group, each with its own answer.
   const waiting = ["a", "bad-b", "c"].map((item) => queue.run(5, item));
-  assert.deepEqual(queue.depth, { batches: 4, events: 20 });
+  assert.deepEqual(queue.depth, { items: 4, units: 20 });
   const order: string[] = [];
   setImmediate(() => order.push("other work"));
   open();
@@ -137,7 +138,7 @@ test("the ingest queue writes the batches waiting as one group, each answered wi
     ["a stored", "bad-b refused", "c stored"],
   );
   assert.deepEqual(order, ["other work", "second group answered"], "I/O runs between two group writes");
-  assert.deepEqual(queue.depth, { batches: 0, events: 0 });
+  assert.deepEqual(queue.depth, { items: 0, units: 0 });
   // A writer that throws (a failed commit) fails its whole group; the queue goes on.
   const failed = await Promise.allSettled([queue.run(1, "x"), queue.run(1, "fail-all")]);
   assert.deepEqual(
@@ -147,8 +148,8 @@ test("the ingest queue writes the batches waiting as one group, each answered wi
   assert.equal(await queue.run(1, "after"), "after stored");
 });
 
-test("the ingest queue bounds a group by events and by batches; a batch over the bound goes alone", async () => {
-  const { queue, groups, close, open } = gatedQueue({ maxGroupEvents: 10, maxGroupBatches: 3 });
+test("the write queue bounds a group by events and by batches; a batch over the bound goes alone", async () => {
+  const { queue, groups, close, open } = gatedQueue({ maxGroupUnits: 10, maxGroupItems: 3 });
   close();
   const blocker = queue.run(1, "blocker");
   await groupsHanded(groups, 1);
@@ -166,17 +167,33 @@ test("the ingest queue bounds a group by events and by batches; a batch over the
   assert.deepEqual(groups, [["blocker"], ["e4-a", "e4-b"], ["e4-c", "e1-a", "e1-b"], ["big"], ["e1-c"]]);
 });
 
-test("the ingest queue refuses past its bound of events waiting", async () => {
-  const { queue, close, open } = gatedQueue({ maxQueuedEvents: 10 });
+test("the write queue starts groups at most once per minIntervalMs, sooner when the items waiting fill one", async () => {
+  const { queue, groups } = gatedQueue({ minIntervalMs: 60_000, maxGroupItems: 2 });
+  assert.equal(await queue.run(1, "a"), "a stored", "an idle queue writes at once");
+  const b = queue.run(1, "b");
+  for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(groups, [["a"]], "b waits for company");
+  // c fills the group: b and c are written without waiting out the minute; so are d and e after them.
+  const rest = [b, queue.run(1, "c"), queue.run(1, "d"), queue.run(1, "e")];
+  const late = new Promise<never>((_, reject) => {
+    setTimeout(() => reject(new Error("the full groups waited out the interval")), 10_000).unref();
+  });
+  assert.deepEqual(await Promise.race([Promise.all(rest), late]), ["b stored", "c stored", "d stored", "e stored"]);
+  assert.deepEqual(groups, [["a"], ["b", "c"], ["d", "e"]]);
+});
+
+test("the write queue refuses past its bound of events waiting", async () => {
+  const { queue, close, open } = gatedQueue({ maxQueuedUnits: 10 });
   close();
   const first = queue.run(6, "first");
   const second = queue.run(4, "second");
-  assert.deepEqual(queue.depth, { batches: 2, events: 10 });
+  assert.deepEqual(queue.depth, { items: 2, units: 10 });
   assert.throws(
     () => queue.run(1, "third"),
     (error: unknown) => {
       assert.ok(error instanceof ApiError);
       assert.equal(error.code, "R3_ERR_SERVER_BUSY");
+      assert.match(error.message, /^10 units behind: resend in \d+ s$/);
       assert.ok(Number(error.headers["retry-after"]) >= 5);
       return true;
     },
@@ -187,7 +204,7 @@ test("the ingest queue refuses past its bound of events waiting", async () => {
   assert.equal(await queue.run(50, "big"), "big stored");
 });
 
-test("the ingest queue refuses new batches once the oldest waiting one has waited maxWaitMs", async () => {
+test("the write queue refuses new batches once the oldest waiting one has waited maxWaitMs", async () => {
   const { queue, groups, close, open } = gatedQueue({ maxWaitMs: 50 });
   close();
   const writing = queue.run(10, "writing");

@@ -76,6 +76,7 @@ describe("sqlite store", () => {
     // Closed at once: the worker may not have indexed the batch yet.
     await store.close();
     store = await open(path);
+    assert.deepEqual(await store.getAgentByCredential("cred-host-a"), { id: hostId, hostname: "host-a" });
     await indexed(store);
     const page = await store.searchEvents({ filters: [{ field: "CommandLine", op: "contains", value: "--job 123 " }] });
     assert.deepEqual(ids(page.items), ["e123"]);

@@ -19,7 +19,7 @@ import type {
   WireAlert,
   WireEvent,
 } from "@ring3/protocol";
-import type { PageResult, Store } from "../src/store/store.ts";
+import type { HeartbeatRecord, PageResult, Store } from "../src/store/store.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 /** The ISO time `seconds` after T0. */
@@ -58,6 +58,18 @@ export function alert(
     groupKey: "group-1",
     ...overrides,
   };
+}
+
+/** One heartbeat stored alone. */
+async function beatOnce(
+  store: Store,
+  hostId: string,
+  heartbeat: Heartbeat,
+  receivedAt: string,
+): Promise<HeartbeatRecord | undefined> {
+  const records = await store.recordHeartbeats([{ hostId, heartbeat, receivedAt }]);
+  assert.equal(records.length, 1);
+  return records[0];
 }
 
 async function newHost(store: Store, hostname = "host-a", enrolledSeconds = 0): Promise<string> {
@@ -306,10 +318,11 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         },
         { hostname: "web-1", state: "online", isolated: false, openAlerts: 0, lastSeen: undefined },
       );
-      assert.equal((await store.getHostByCredential("cred-1"))?.id, host.id);
-      assert.equal(await store.getHostByCredential("cred-2"), undefined);
+      assert.deepEqual(await store.getAgentByCredential("cred-1"), { id: host.id, hostname: "web-1" });
+      assert.equal(await store.getAgentByCredential("cred-2"), undefined);
       assert.equal(await store.getHost("nope"), undefined);
-      await store.recordHeartbeat(
+      await beatOnce(
+        store,
         host.id,
         {
           time: at(5),
@@ -356,7 +369,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       async (store) => {
         const beat = (sensors: Heartbeat["sensors"], isolated = false): Heartbeat => ({
           time: at(0),
-          agentVersion: "1",
+          agentVersion: "0.1.0",
           contentVersion: "c",
           sensors,
           queueDepth: 0,
@@ -366,23 +379,63 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         const started = { audit: { state: "started" as const }, fanotify: { state: "started" as const } };
         const host = await newHost(store, "h", 0);
         assert.equal((await store.getHost(host))?.health, "online", "enrolled, no heartbeat yet");
-        assert.equal(await store.recordHeartbeat(host, beat(started), at(1)), "online");
+        const record = (heartbeat: Heartbeat, seconds: number) => beatOnce(store, host, heartbeat, at(seconds));
+        assert.deepEqual(await record(beat(started), 1), { health: "online", changed: false });
         const audit = { ...started, audit: { state: "degraded" as const, reason: "auditd owns the socket" } };
-        assert.equal(await store.recordHeartbeat(host, beat(audit), at(2)), "degraded");
+        assert.deepEqual(await record(beat(audit), 2), { health: "degraded", changed: true });
+        assert.deepEqual(await record(beat(audit), 3), { health: "degraded", changed: false }, "same again");
         const stopped = { ...started, fanotify: { state: "stopped" as const } };
-        assert.equal(await store.recordHeartbeat(host, beat(stopped), at(3)), "degraded", "stopped counts too");
-        assert.equal(
-          await store.recordHeartbeat(host, beat(audit, true), at(4)),
-          "isolated",
+        assert.deepEqual(await record(beat(stopped), 4), { health: "degraded", changed: false }, "stopped counts too");
+        assert.deepEqual(
+          await record(beat(audit, true), 5),
+          { health: "isolated", changed: true },
           "isolated before degraded",
+        );
+        assert.deepEqual(
+          await record({ ...beat(audit, true), agentVersion: "0.2.0" }, 6),
+          { health: "isolated", changed: true },
+          "a new agent version is a change",
         );
         await store.markSilentHosts(at(100));
         // Silence wins: an isolated host that stopped reporting may be a crashed or tampered agent.
         assert.equal((await store.getHost(host))?.health, "silent");
-        assert.equal(await store.recordHeartbeat(host, beat(started), at(101)), "online", "back, all sensors up");
-        assert.equal(await store.recordHeartbeat("no-such-host", beat(started), at(102)), undefined);
+        assert.deepEqual(
+          await record({ ...beat(started), agentVersion: "0.2.0" }, 101),
+          { health: "online", changed: true },
+          "back, all sensors up",
+        );
+        assert.equal(await beatOnce(store, "no-such-host", beat(started), at(102)), undefined);
       },
     );
+
+    withStore("hosts: heartbeats stored together each get their own record", async (store) => {
+      const beat: Heartbeat = {
+        time: at(0),
+        agentVersion: "0.1.0",
+        contentVersion: "c",
+        sensors: { audit: { state: "started" } },
+        queueDepth: 0,
+        dropped: {},
+        isolated: false,
+      };
+      const [a, b] = [await newHost(store, "a", 0), await newHost(store, "b", 0)];
+      const records = await store.recordHeartbeats([
+        { hostId: a, heartbeat: beat, receivedAt: at(10) },
+        { hostId: "no-such-host", heartbeat: beat, receivedAt: at(10) },
+        { hostId: b, heartbeat: { ...beat, sensors: { audit: { state: "stopped" } } }, receivedAt: at(11) },
+        // The same host twice in one group: the second sees the first.
+        { hostId: a, heartbeat: { ...beat, isolated: true }, receivedAt: at(12) },
+      ]);
+      assert.deepEqual(records, [
+        { health: "online", changed: false },
+        undefined,
+        { health: "degraded", changed: true },
+        { health: "isolated", changed: true },
+      ]);
+      assert.equal((await store.getHost(a))?.lastSeen, at(12));
+      assert.equal((await store.getHost(b))?.queueDepth, 0);
+      assert.deepEqual(await store.recordHeartbeats([]), []);
+    });
 
     withStore("hosts: listed a page at a time in hostname order, filtered by health and hostname", async (store) => {
       const beat: Heartbeat = {
@@ -400,11 +453,11 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       for (const name of names) {
         const id = await newHost(store, name, 0);
         byName.set(name, [...(byName.get(name) ?? []), id]);
-        await store.recordHeartbeat(id, beat, at(10));
+        await beatOnce(store, id, beat, at(10));
       }
       const first = (name: string) => byName.get(name)?.[0] as string;
-      await store.recordHeartbeat(first("db-2"), { ...beat, sensors: { audit: { state: "stopped" } } }, at(10));
-      await store.recordHeartbeat(first("web-3"), { ...beat, isolated: true }, at(10));
+      await beatOnce(store, first("db-2"), { ...beat, sensors: { audit: { state: "stopped" } } }, at(10));
+      await beatOnce(store, first("web-3"), { ...beat, isolated: true }, at(10));
 
       const all: Host[] = [];
       let cursor: string | undefined;
@@ -450,13 +503,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         dropped: {},
         isolated: false,
       };
-      await store.recordHeartbeat(quiet, heartbeat, at(10));
-      await store.recordHeartbeat(chatty, heartbeat, at(500));
+      await beatOnce(store, quiet, heartbeat, at(10));
+      await beatOnce(store, chatty, heartbeat, at(500));
       const silent = await store.markSilentHosts(at(300));
       assert.deepEqual(ids(silent), [quiet]);
       assert.equal(silent[0]?.state, "silent");
       assert.deepEqual(await store.markSilentHosts(at(300)), [], "marked once");
-      await store.recordHeartbeat(quiet, heartbeat, at(600));
+      await beatOnce(store, quiet, heartbeat, at(600));
       assert.equal((await store.getHost(quiet))?.state, "online");
       const never = await newHost(store, "never-heard-from", 100);
       assert.deepEqual(await store.countHosts(), {
@@ -465,13 +518,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         isolated: 0,
       });
       assert.deepEqual(ids(await store.markSilentHosts(at(200))), [never], "silent since enrollment");
-      await store.recordHeartbeat(chatty, { ...heartbeat, isolated: true }, at(700));
+      await beatOnce(store, chatty, { ...heartbeat, isolated: true }, at(700));
       assert.deepEqual(await store.countHosts(), {
         byState: { online: 2, silent: 1 },
         byHealth: { online: 1, degraded: 0, isolated: 1, silent: 1 },
         isolated: 1,
       });
-      await store.recordHeartbeat(chatty, heartbeat, at(800));
+      await beatOnce(store, chatty, heartbeat, at(800));
       assert.equal((await store.countHosts()).isolated, 0, "released");
     });
 

@@ -1,11 +1,12 @@
 import type { FastifyRequest } from "fastify";
-import type { Host, Role, RouteAuth, User } from "@ring3/protocol";
+import type { Role, RouteAuth, User } from "@ring3/protocol";
 import type { ServerContext } from "../context.ts";
+import type { AgentIdentity } from "../store/store.ts";
 import { ApiError } from "../errors.ts";
 import { hashSecret, secretKind } from "./secrets.ts";
 
 export type UserPrincipal = { readonly kind: "user"; readonly user: User; readonly sessionHash: string };
-export type AgentPrincipal = { readonly kind: "agent"; readonly host: Host };
+export type AgentPrincipal = { readonly kind: "agent"; readonly agent: AgentIdentity };
 export type Principal = UserPrincipal | AgentPrincipal;
 
 const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 0, analyst: 1, admin: 2 };
@@ -65,7 +66,7 @@ export async function authenticate(
     return { kind: "user", user, sessionHash };
   }
   if (kind === "session") throw new ApiError("R3_ERR_AUTH_FORBIDDEN", "a console session cannot call agent routes");
-  const host = kind === "agent" ? await ctx.store.getHostByCredential(hashSecret(secret)) : undefined;
-  if (host === undefined) throw new ApiError("R3_ERR_AUTH_REQUIRED", "the agent credential is unknown: enroll again");
-  return { kind: "agent", host };
+  const agent = kind === "agent" ? await ctx.store.getAgentByCredential(hashSecret(secret)) : undefined;
+  if (agent === undefined) throw new ApiError("R3_ERR_AUTH_REQUIRED", "the agent credential is unknown: enroll again");
+  return { kind: "agent", agent };
 }

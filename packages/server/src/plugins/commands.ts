@@ -47,7 +47,7 @@ export function commandsPlugin(app: FastifyInstance, { ctx }: PluginOptions, don
   });
 
   addRoute(app, ctx, ROUTES.pollCommands, async ({ query, principal, reply }) => {
-    const hostId = principal.host.id;
+    const hostId = principal.agent.id;
     let commands = await ctx.store.claimCommands(hostId, ctx.now().toISOString());
     const waitSeconds = query.waitSeconds ?? 25;
     if (commands.length === 0 && waitSeconds > 0) {
@@ -67,13 +67,13 @@ export function commandsPlugin(app: FastifyInstance, { ctx }: PluginOptions, don
   });
 
   addRoute(app, ctx, ROUTES.commandResult, async ({ params, body, principal }) => {
-    const command = await ctx.store.completeCommand(principal.host.id, params.id, body, ctx.now().toISOString());
+    const command = await ctx.store.completeCommand(principal.agent.id, params.id, body, ctx.now().toISOString());
     if (command === undefined) {
       throw new ApiError("R3_ERR_COMMAND_NOT_FOUND", `no command '${params.id}' awaiting a result from this host`);
     }
     ctx.metrics.commands.inc({ transition: command.status, action: command.request.action });
     await ctx.audit({
-      actor: `agent:${principal.host.id}`,
+      actor: `agent:${principal.agent.id}`,
       action: "command.result",
       target: command.id,
       details: { status: command.status, ok: body.ok, code: body.code ?? null, message: body.message },

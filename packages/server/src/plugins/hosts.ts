@@ -9,17 +9,18 @@ import { addRoute } from "../route.ts";
 /** Agent heartbeats, and the console's views of hosts and their events: list, detail, timeline, process tree, search. */
 export function hostsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done: (error?: Error) => void): void {
   addRoute(app, ctx, ROUTES.heartbeat, async ({ body, principal }) => {
-    const before = principal.host;
+    const hostId = principal.agent.id;
     const now = ctx.now().toISOString();
-    const health = await ctx.store.recordHeartbeat(before.id, body, now);
+    const recorded = await ctx.heartbeatQueue.run(1, { hostId, heartbeat: body, receivedAt: now });
+    if (recorded === undefined) throw new ApiError("R3_ERR_HOST_NOT_FOUND", `no host '${hostId}'`);
     ctx.metrics.heartbeats.inc();
     // The console hears of a host when its health or version changes (a sensor that stops, an isolation, a
     // silent host back), not on every heartbeat of a large fleet.
-    if (health !== before.health || before.isolated !== body.isolated || before.agentVersion !== body.agentVersion) {
-      const host = await ctx.store.getHost(before.id);
+    if (recorded.changed) {
+      const host = await ctx.store.getHost(hostId);
       if (host !== undefined) ctx.hub.publish({ type: "host", host });
     }
-    return { serverTime: now, pendingCommands: await ctx.store.countQueuedCommands(before.id, now) };
+    return { serverTime: now, pendingCommands: await ctx.store.countQueuedCommands(hostId, now) };
   });
 
   addRoute(app, ctx, ROUTES.listHosts, async ({ query }) => {

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { LIMITS, ROUTES } from "@ring3/protocol";
-import type { Host, IngestBatch, IngestResponse, WireEvent } from "@ring3/protocol";
+import type { IngestBatch, IngestResponse, WireEvent } from "@ring3/protocol";
 import type { PluginOptions, ServerContext } from "../context.ts";
 import type { ServerAlert } from "../detection/server-detection.ts";
 import { ApiError } from "../errors.ts";
 import { alertGroupKey, eventImage } from "../group-key.ts";
 import { addRoute } from "../route.ts";
-import type { IngestResult } from "../store/store.ts";
+import type { AgentIdentity, IngestResult } from "../store/store.ts";
 
 /**
  * Events and alerts from agents, in batches (gzip-decoded by the body parser with a decoded-size cap).
@@ -26,7 +26,7 @@ export function ingestPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
       // A body smaller than either limit cannot hold an event or a value over it (the usual case: skip the walk).
       if (request.bodyBytes > Math.min(LIMITS.maxEventBytes, LIMITS.maxFieldValueChars))
         body.events.forEach(checkEventSize);
-      return await ctx.ingestQueue.run(body.events.length, { host: principal.host, batch: body });
+      return await ctx.ingestQueue.run(body.events.length, { agent: principal.agent, batch: body });
     } catch (error) {
       ctx.metrics.rejected.inc({ code: error instanceof ApiError ? error.code : "R3_ERR_INTERNAL" });
       throw error;
@@ -38,7 +38,7 @@ export function ingestPlugin(app: FastifyInstance, { ctx }: PluginOptions, done:
 }
 
 /** A batch as the ingest queue holds it until its group is written. */
-export type AgentBatch = { readonly host: Host; readonly batch: IngestBatch };
+export type AgentBatch = { readonly agent: AgentIdentity; readonly batch: IngestBatch };
 
 /**
  * The ingest queue's group writer: stores the batches in one commit, then does each stored batch's follow-up
@@ -51,31 +51,31 @@ export async function storeBatches(
 ): Promise<PromiseSettledResult<IngestResponse>[]> {
   const receivedAt = ctx.now().toISOString();
   const results = await ctx.store.ingestBatches(
-    items.map(({ host, batch }) => {
+    items.map(({ agent, batch }) => {
       const byId = new Map<string, WireEvent>();
       if (batch.alerts.length > 0) for (const event of batch.events) byId.set(event.id, event);
       return {
-        hostId: host.id,
+        hostId: agent.id,
         batchId: batch.batchId,
         receivedAt,
         events: batch.events,
         alerts: batch.alerts.map((alert) => ({
           ...alert,
-          groupKey: alertGroupKey(alert.ruleId, host.id, eventImage(byId.get(alert.eventId)?.fields)),
+          groupKey: alertGroupKey(alert.ruleId, agent.id, eventImage(byId.get(alert.eventId)?.fields)),
         })),
       };
     }),
   );
   ctx.metrics.groupBatches.observe(items.length);
   const outcomes: PromiseSettledResult<IngestResponse>[] = [];
-  for (const [i, { host, batch }] of items.entries()) {
+  for (const [i, { agent, batch }] of items.entries()) {
     const stored = results[i]!;
     if (stored.status === "rejected") {
       outcomes.push(stored);
       continue;
     }
     try {
-      outcomes.push({ status: "fulfilled", value: await afterCommit(ctx, host, batch, stored.value) });
+      outcomes.push({ status: "fulfilled", value: await afterCommit(ctx, agent, batch, stored.value) });
     } catch (error) {
       outcomes.push({ status: "rejected", reason: error });
     }
@@ -85,7 +85,7 @@ export async function storeBatches(
 
 async function afterCommit(
   ctx: ServerContext,
-  host: Host,
+  agent: AgentIdentity,
   batch: IngestBatch,
   result: IngestResult,
 ): Promise<IngestResponse> {
@@ -95,7 +95,7 @@ async function afterCommit(
     ctx.metrics.alerts.inc({ source: "agent" }, result.alerts);
     for (const alert of result.newAlerts) ctx.hub.publish({ type: "alert", alert });
     // After the store, not before: a retried batch must not feed the correlation engine twice.
-    await storeServerAlerts(ctx, ctx.detection.detect(host.id, batch.events, batch.detect === true));
+    await storeServerAlerts(ctx, ctx.detection.detect(agent.id, batch.events, batch.detect === true));
   }
   return { batchId: batch.batchId, duplicate: result.duplicate, events: result.events, alerts: result.alerts };
 }

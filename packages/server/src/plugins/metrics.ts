@@ -76,7 +76,10 @@ export function metricsPlugin(app: FastifyInstance, { ctx }: PluginOptions, done
       ]),
       gauge("ring3_live_streams", "Console live streams open.", [{ value: ctx.hub.size }]),
       gauge("ring3_ingest_queued_events", "Events received, waiting for their turn to be stored.", [
-        { value: ctx.ingestQueue.depth.events },
+        { value: ctx.ingestQueue.depth.units },
+      ]),
+      gauge("ring3_heartbeats_queued", "Heartbeats received, waiting for their turn to be stored.", [
+        { value: ctx.heartbeatQueue.depth.items },
       ]),
       gauge("ring3_command_waiters", "Agents long-polling for commands.", [{ value: ctx.waiters.size }]),
       gauge("process_resident_memory_bytes", "Resident set size.", [{ value: memory.rss }]),

@@ -67,8 +67,11 @@ export type Store = {
   // Hosts (one per enrolled agent).
   createHost(host: HostRegistration): Promise<Host>;
   getHost(id: string): Promise<Host | undefined>;
-  /** The host whose agent credential hashes to this. */
-  getHostByCredential(credentialHash: string): Promise<Host | undefined>;
+  /**
+   * The agent whose credential hashes to this, as every agent request is authenticated: who it is, not the
+   * whole host (its counts and sensors are read when a page shows them).
+   */
+  getAgentByCredential(credentialHash: string): Promise<AgentIdentity | undefined>;
   /** Hosts in hostname order, filtered by a hostname substring (any case) and health, a page at a time. */
   listHosts(query: HostQuery): Promise<PageResult<Host>>;
   /**
@@ -76,8 +79,11 @@ export type Store = {
    * filter chips read this, not every host.
    */
   countHosts(): Promise<HostCounts>;
-  /** Stores a heartbeat; the host's health after it, or undefined when there is no such host. */
-  recordHeartbeat(hostId: string, heartbeat: Heartbeat, receivedAt: string): Promise<HostHealth | undefined>;
+  /**
+   * Stores heartbeats, all in one commit: per heartbeat, the host's health after it and whether that, its
+   * isolation or its agent version changed, or undefined when there is no such host.
+   */
+  recordHeartbeats(beats: readonly HeartbeatInput[]): Promise<(HeartbeatRecord | undefined)[]>;
   /** Hosts whose last heartbeat is older than `silentBefore` and not yet marked silent; marks them. */
   markSilentHosts(silentBefore: string): Promise<Host[]>;
 
@@ -157,6 +163,17 @@ export type HostCounts = {
   readonly byState: Readonly<Record<Host["state"], number>>;
   readonly byHealth: Readonly<Record<HostHealth, number>>;
   readonly isolated: number;
+};
+
+/** An enrolled agent, as its requests are authenticated. */
+export type AgentIdentity = { readonly id: string; readonly hostname: string };
+
+export type HeartbeatInput = { readonly hostId: string; readonly heartbeat: Heartbeat; readonly receivedAt: string };
+
+export type HeartbeatRecord = {
+  readonly health: HostHealth;
+  /** The health, isolation or agent version differ from before the heartbeat: the console is told. */
+  readonly changed: boolean;
 };
 
 export type HostRegistration = {

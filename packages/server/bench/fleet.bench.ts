@@ -408,7 +408,7 @@ async function coordinate(): Promise<void> {
     const limit = (await usage()).fds?.max;
     console.log(`server descriptors: limit ${limit ?? "unknown"}`);
     console.log(
-      "\nagents  heartbeats  hb p50 ms  hb p99 ms  hb max ms  errors  batches/s  deferred/s  events/s stored  batch p99 ms  server CPU  server RSS  server fds  clients CPU",
+      "\nagents  heartbeats  hb p50 ms  hb p99 ms  hb max ms  errors  batches/s  deferred/s  events/s stored  batch p99 ms  server CPU  server RSS  server heap  server fds  clients CPU",
     );
     let held = 0;
     let enrolled = 0;
@@ -456,6 +456,7 @@ async function coordinate(): Promise<void> {
         percentile(batchLatencies, 99).toFixed(1).padStart(12),
         `${(((after.cpuMs - before.cpuMs) / 1000 / seconds) * 100).toFixed(0)}%`.padStart(10),
         `${(after.rssBytes / 1048576).toFixed(0)} MB`.padStart(10),
+        `${(after.heapBytes / 1048576).toFixed(0)} MB`.padStart(11),
         String(after.fds?.open ?? "?").padStart(10),
         `${((stats.reduce((n, s) => n + s.cpuMs, 0) / 1000 / seconds) * 100).toFixed(0)}%`.padStart(11),
       ];

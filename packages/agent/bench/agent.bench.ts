@@ -14,7 +14,7 @@
  * storms. The agent runs with the nice value and node flags of ring3-agent.service, as deployed.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -508,6 +508,8 @@ async function bench(
   }
 
   const launch = serviceLaunch(repo);
+  // As the unit's ExecStartPre does: the agent then starts on a warm compile cache, on a fresh clone as later.
+  warmCompileCache(repo, launch);
   const agent = new AgentUnderTest(repo, launch, join(temp, "agent.yaml"), rulesDir, execMarker, fileDir, probeRuleId);
   setAgent(agent);
   await agent.started();
@@ -760,6 +762,13 @@ function serviceLaunch(repo: string): ServiceLaunch {
   const flags = /^ExecStart=\S+\/node((?: --\S+)*) \S+ring3\.js agent/m.exec(unit)?.[1] ?? "";
   const nice = Number(/^Nice=(-?\d+)$/m.exec(unit)?.[1] ?? 0);
   return { nice, nodeFlags: flags.split(" ").filter((flag) => flag !== "") };
+}
+
+/** `ring3 help` with the agent's node flags: loads every module the agent runs, filling the compile cache. */
+function warmCompileCache(repo: string, launch: ServiceLaunch): void {
+  const cli = join(repo, "packages", "cli", "bin", "ring3.js");
+  const warm = spawnSync(process.execPath, [...launch.nodeFlags, cli, "help"], { stdio: "ignore" });
+  if (warm.status !== 0) throw new Error(`ring3 help exited with ${warm.status ?? warm.signal}`);
 }
 
 /** Whether a storm ran at 95 % of the target rates or more (exec and file ops; the others have no target). */

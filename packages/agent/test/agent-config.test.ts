@@ -36,6 +36,10 @@ test("ring3-agent.service runs the repository's ring3 agent with /etc/ring3/agen
   assert.deepEqual(value("ExecStart"), [
     "/opt/ring3/node_modules/.bin/node --max-semi-space-size=8 /opt/ring3/packages/cli/bin/ring3.js agent --config /etc/ring3/agent.yaml",
   ]);
+  // The cache is warmed before the agent starts, by the same node with the same flags.
+  assert.deepEqual(value("ExecStartPre"), [
+    "-/bin/sh -c 'exec /opt/ring3/node_modules/.bin/node --max-semi-space-size=8 /opt/ring3/packages/cli/bin/ring3.js help >/dev/null'",
+  ]);
   assert.deepEqual(value("Restart"), ["on-failure"]);
   assert.deepEqual(value("KillMode"), ["mixed"]);
   assert.equal(value("TimeoutStopSec").length, 1);

@@ -60,6 +60,20 @@ export function alert(
   };
 }
 
+/** A heartbeat of an agent of the version newHost enrolls, every sensor started unless overridden. */
+function heartbeat(overrides: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    time: at(0),
+    agentVersion: "0.1.0",
+    contentVersion: "c",
+    sensors: { audit: { state: "started" } },
+    queueDepth: 0,
+    dropped: {},
+    isolated: false,
+    ...overrides,
+  };
+}
+
 /** One heartbeat stored alone. */
 async function beatOnce(
   store: Store,
@@ -367,19 +381,11 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     withStore(
       "hosts: health is silent, else isolated, else degraded (a sensor not started), else online",
       async (store) => {
-        const beat = (sensors: Heartbeat["sensors"], isolated = false): Heartbeat => ({
-          time: at(0),
-          agentVersion: "0.1.0",
-          contentVersion: "c",
-          sensors,
-          queueDepth: 0,
-          dropped: {},
-          isolated,
-        });
+        const beat = (sensors: Heartbeat["sensors"], isolated = false): Heartbeat => heartbeat({ sensors, isolated });
         const started = { audit: { state: "started" as const }, fanotify: { state: "started" as const } };
         const host = await newHost(store, "h", 0);
         assert.equal((await store.getHost(host))?.health, "online", "enrolled, no heartbeat yet");
-        const record = (heartbeat: Heartbeat, seconds: number) => beatOnce(store, host, heartbeat, at(seconds));
+        const record = (sent: Heartbeat, seconds: number) => beatOnce(store, host, sent, at(seconds));
         assert.deepEqual(await record(beat(started), 1), { health: "online", changed: false });
         const audit = { ...started, audit: { state: "degraded" as const, reason: "auditd owns the socket" } };
         assert.deepEqual(await record(beat(audit), 2), { health: "degraded", changed: true });
@@ -409,15 +415,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     );
 
     withStore("hosts: heartbeats stored together each get their own record", async (store) => {
-      const beat: Heartbeat = {
-        time: at(0),
-        agentVersion: "0.1.0",
-        contentVersion: "c",
-        sensors: { audit: { state: "started" } },
-        queueDepth: 0,
-        dropped: {},
-        isolated: false,
-      };
+      const beat = heartbeat();
       const [a, b] = [await newHost(store, "a", 0), await newHost(store, "b", 0)];
       const records = await store.recordHeartbeats([
         { hostId: a, heartbeat: beat, receivedAt: at(10) },
@@ -438,15 +436,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     });
 
     withStore("hosts: listed a page at a time in hostname order, filtered by health and hostname", async (store) => {
-      const beat: Heartbeat = {
-        time: at(0),
-        agentVersion: "1",
-        contentVersion: "c",
-        sensors: { audit: { state: "started" } },
-        queueDepth: 0,
-        dropped: {},
-        isolated: false,
-      };
+      const beat = heartbeat();
       // Two hosts may share a hostname (a reinstalled machine enrolls again): the page key is (hostname, no).
       const names = ["web-3", "Web-1", "db-2", "web-2", "db-1", "web-2", "mail-1"];
       const byName = new Map<string, string[]>();
@@ -494,22 +484,14 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     withStore("hosts: silent ones are marked once, and come back online with a heartbeat", async (store) => {
       const quiet = await newHost(store, "quiet", 0);
       const chatty = await newHost(store, "chatty", 0);
-      const heartbeat = {
-        time: at(0),
-        agentVersion: "1",
-        contentVersion: "c",
-        sensors: {},
-        queueDepth: 0,
-        dropped: {},
-        isolated: false,
-      };
-      await beatOnce(store, quiet, heartbeat, at(10));
-      await beatOnce(store, chatty, heartbeat, at(500));
+      const beat = heartbeat({ sensors: {} });
+      await beatOnce(store, quiet, beat, at(10));
+      await beatOnce(store, chatty, beat, at(500));
       const silent = await store.markSilentHosts(at(300));
       assert.deepEqual(ids(silent), [quiet]);
       assert.equal(silent[0]?.state, "silent");
       assert.deepEqual(await store.markSilentHosts(at(300)), [], "marked once");
-      await beatOnce(store, quiet, heartbeat, at(600));
+      await beatOnce(store, quiet, beat, at(600));
       assert.equal((await store.getHost(quiet))?.state, "online");
       const never = await newHost(store, "never-heard-from", 100);
       assert.deepEqual(await store.countHosts(), {
@@ -518,13 +500,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         isolated: 0,
       });
       assert.deepEqual(ids(await store.markSilentHosts(at(200))), [never], "silent since enrollment");
-      await beatOnce(store, chatty, { ...heartbeat, isolated: true }, at(700));
+      await beatOnce(store, chatty, { ...beat, isolated: true }, at(700));
       assert.deepEqual(await store.countHosts(), {
         byState: { online: 2, silent: 1 },
         byHealth: { online: 1, degraded: 0, isolated: 1, silent: 1 },
         isolated: 1,
       });
-      await beatOnce(store, chatty, heartbeat, at(800));
+      await beatOnce(store, chatty, beat, at(800));
       assert.equal((await store.countHosts()).isolated, 0, "released");
     });
 

@@ -21,16 +21,34 @@ function parse(hash: string): Route {
   };
 }
 
+/**
+ * The mounted `useRoute` hooks, which `navigate` tells at once: the browser fires `hashchange` a task later, and
+ * until then a control whose state is the route (the hosts page's health checkboxes) would be put back to the
+ * old route's state by React, and a click on it would seem to do nothing.
+ */
+const routeListeners = new Set<() => void>();
+
+function currentRoute(): { readonly hash: string; readonly route: Route } {
+  const hash = window.location.hash;
+  return { hash, route: parse(hash) };
+}
+
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parse(window.location.hash));
+  const [state, setState] = useState(currentRoute);
   useEffect(() => {
-    const onChange = () => setRoute(parse(window.location.hash));
+    // Told twice of a navigation (at once, then by hashchange): the route is parsed again only if it moved.
+    const onChange = () => setState((seen) => (seen.hash === window.location.hash ? seen : currentRoute()));
+    routeListeners.add(onChange);
     window.addEventListener("hashchange", onChange);
-    return () => window.removeEventListener("hashchange", onChange);
+    return () => {
+      routeListeners.delete(onChange);
+      window.removeEventListener("hashchange", onChange);
+    };
   }, []);
-  return route;
+  return state.route;
 }
 
 export function navigate(target: string): void {
   window.location.hash = target.replace(/^#/, "");
+  for (const listener of routeListeners) listener();
 }

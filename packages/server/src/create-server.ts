@@ -59,7 +59,10 @@ export type ServerOptions = {
   readonly sessionTtlSeconds?: number;
   /** Default 100. */
   readonly maxStreams?: number;
-  /** Ingest answers 503 + Retry-After when the batches waiting would take longer than this to store (default 2000). */
+  /**
+   * Ingest answers 503 + Retry-After once the oldest batch waiting has waited this long (default 2000); so does
+   * the heartbeat route for heartbeats.
+   */
   readonly ingestMaxWaitMs?: number;
   /** …or hold more events than this (default 100,000). */
   readonly maxQueuedEvents?: number;
